@@ -1,0 +1,1 @@
+"""gpuplane's reusable Pulumi components: config, clusters and the serving stack."""

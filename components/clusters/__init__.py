@@ -1,0 +1,1 @@
+"""One module per cloud; each returns the same `Cluster` contract."""

@@ -1,0 +1,68 @@
+"""What every cluster module hands to the serving stack."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+GPU_RESOURCE = "nvidia.com/gpu"
+POOL_LABEL = "gpuplane.dev/pool"
+ACCELERATOR_LABEL = "gpuplane.dev/accelerator"
+
+# The taint every gpuplane GPU node carries, so only pods that ask for a GPU land there.
+GPU_TAINT: Mapping[str, str] = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+GPU_TOLERATION: Mapping[str, str] = {
+    "key": GPU_RESOURCE,
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
+
+@dataclass(frozen=True)
+class GpuPool:
+    """How workloads select one GPU pool's nodes."""
+
+    name: str
+    node_selector: Mapping[str, str]
+    tolerations: Sequence[Mapping[str, str]] = (GPU_TOLERATION,)
+    accelerator: str | None = None
+    gpus_per_node: int | None = None
+    min_nodes: int = 0
+    max_nodes: int | None = None
+    """None where the capacity is managed outside gpuplane."""
+    spot: bool = False
+    time_slicing_replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """How a ServiceAccount gets the cloud identity that reads model storage."""
+
+    service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    service_account_labels: Mapping[str, str] = field(default_factory=dict)
+    storage_uri_prefix: pulumi.Input[str] | None = None
+    """e.g. `s3://bucket/`: where models may be read from without static keys."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Kubernetes cluster, ready for the serving stack."""
+
+    name: pulumi.Input[str]
+    cloud: str
+    provider: k8s.Provider
+    """The explicit provider every Kubernetes resource must use."""
+    kubeconfig: pulumi.Output[str] | None
+    """Secret; None where the provider loads the user's own kubeconfig."""
+    gpu_pools: Sequence[GpuPool] = ()
+    load_balancer: bool = False
+    """Whether a LoadBalancer Service gets a cloud load balancer (false on kind)."""
+    workload_identity: WorkloadIdentity | None = None
+    ready: Sequence[pulumi.Resource] = ()
+    """Resources that must exist before anything is installed in the cluster
+    (node groups, add-ons); the serving stack depends on them."""
+
+    @property
+    def ingress_service_type(self) -> str:
+        return "LoadBalancer" if self.load_balancer else "NodePort"

@@ -1,0 +1,608 @@
+"""PlatformConfig: the whole stack as one validated model.
+
+Users write camelCase keys under the `gpuplane` namespace of a stack file
+(`gpuplane:gpuPools`, ...). `load_config` reads them from Pulumi's runtime
+config (or from a plain mapping, for the offline engine), validates them, fills
+the defaults that depend on cloud and environment, and raises `ConfigError`,
+which names every bad key path, what was given and what is allowed, before any
+resource is registered.
+"""
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from components import gpus, versions
+
+NAMESPACE = "gpuplane"
+
+Cloud = Literal["aws", "gcp", "azure", "existing"]
+Environment = Literal["dev", "prod"]
+MANAGED_CLOUDS = ("aws", "gcp", "azure")
+
+# Where each cloud's region (and project) comes from: the providers' own keys.
+LOCATION_KEYS: dict[str, tuple[str, ...]] = {
+    "aws": ("aws:region",),
+    "gcp": ("gcp:project", "gcp:region"),
+    "azure": ("azure-native:location",),
+    "existing": (),
+}
+
+DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": "Standard_D4s_v5"}
+
+_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_K8S_VERSION = re.compile(r"^1\.(\d{2})$")
+_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
+_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+# Labels gpuplane itself puts on GPU nodes; users may not set them.
+RESERVED_LABEL_PREFIXES = ("gpuplane.dev/", "kubernetes.io/", "k8s.io/", "karpenter.")
+
+
+class ConfigError(pulumi.RunError):
+    """A stack's config is invalid. Pulumi prints RunError without a traceback."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid gpuplane config ({len(problems)} problem(s)):\n{lines}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
+    )
+
+
+def _duration_seconds(value: str) -> int:
+    match = _DURATION.match(value)
+    if not value or not match:
+        raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {value!r}")
+    hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _check_duration(value: str) -> str:
+    _duration_seconds(value)
+    return value
+
+
+class EndpointConfig(_Model):
+    """How the Kubernetes API server is reached."""
+
+    private_access: bool = True
+    """Private endpoint inside the VPC (default on)."""
+    public_access: bool = True
+    """Public endpoint, restricted to `publicAccessCidrs` (default on, so a laptop or CI
+    can install the charts; prod stacks may turn it off)."""
+    public_access_cidrs: tuple[str, ...] = ()
+    """CIDRs allowed to reach the public endpoint; required when it is on; no /0."""
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in cidrs:
+            try:
+                network = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{cidr!r} is not a CIDR block like 203.0.113.0/24 ({exc})"
+                ) from None
+            if network.prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} opens the API server to the whole internet; list the "
+                    "narrow CIDRs of your office, VPN or CI runners instead"
+                )
+        return cidrs
+
+
+class ClusterConfig(_Model):
+    """The Kubernetes cluster itself."""
+
+    name: str = "gpuplane"
+    """Cluster name and prefix of every child resource; changing it replaces the cluster."""
+    kubernetes_version: str = versions.KUBERNETES_DEFAULT
+    """Kubernetes minor version, `1.NN`."""
+    endpoint: EndpointConfig = EndpointConfig()
+    protect: bool | None = None
+    """Protect stateful cloud resources from deletion (default: on in prod, off in dev)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if len(value) > 24 or not _NAME.match(value):
+            raise ValueError(
+                "must be 1-24 characters of lowercase letters, digits and '-', starting "
+                "with a letter and not ending with '-' (a name valid on EKS, GKE and AKS "
+                "with room for child-resource suffixes)"
+            )
+        return value
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        match = _K8S_VERSION.match(value)
+        low, high = versions.KUBERNETES_MIN_MINOR, versions.KUBERNETES_MAX_MINOR
+        if not match or not low <= int(match.group(1)) <= high:
+            raise ValueError(
+                f"must be a supported minor version written 1.NN, from 1.{low} to 1.{high} "
+                f"(default {versions.KUBERNETES_DEFAULT})"
+            )
+        return value
+
+
+class SystemPoolConfig(_Model):
+    """The small on-demand pool that runs the platform's controllers."""
+
+    instance_type: str | None = None
+    """Machine type (default: m6i.large, e2-standard-4 or Standard_D4s_v5 by cloud)."""
+    min_nodes: int = Field(2, ge=1, le=100)
+    max_nodes: int = Field(3, ge=1, le=100)
+
+
+class SharingConfig(_Model):
+    """How several pods share one GPU."""
+
+    strategy: Literal["none", "time-slicing", "mps"] = "none"
+    replicas: int | None = Field(None, ge=2, le=48)
+    """Pods per physical GPU; required unless strategy is none."""
+
+
+class GpuPoolConfig(_Model):
+    """One pool of GPU nodes. It scales to zero unless `minNodes` says otherwise."""
+
+    name: str
+    instance_types: tuple[str, ...] = ()
+    """Machine types (one on GKE and AKS; several let Karpenter choose on EKS)."""
+    accelerator: str | None = None
+    """GPU id such as nvidia-l4; required only where the machine type does not imply it
+    (GCP N1), otherwise inferred and checked."""
+    accelerator_count: int | None = Field(None, ge=1, le=16)
+    min_nodes: int = Field(0, ge=0, le=1000)
+    max_nodes: int = Field(1, ge=1, le=1000)
+    spot: bool | None = None
+    """Spot/preemptible capacity (default: on in dev, off in prod)."""
+    labels: dict[str, str] = {}
+    """Extra node labels; on `existing` clusters, the labels that select the pool's nodes."""
+    sharing: SharingConfig = SharingConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _POOL_NAME.match(value):
+            raise ValueError(
+                "must be 1-12 lowercase letters and digits, starting with a letter "
+                "(the rule that is valid for AKS, GKE and EKS pools alike)"
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            if not _LABEL_KEY.match(key):
+                raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
+            if key.split("/")[0].endswith(RESERVED_LABEL_PREFIXES) or key.startswith(
+                RESERVED_LABEL_PREFIXES
+            ):
+                raise ValueError(
+                    f"label key {key!r} uses a reserved prefix "
+                    f"({', '.join(RESERVED_LABEL_PREFIXES)}); gpuplane or the kubelet sets those"
+                )
+            if not _LABEL_VALUE.match(value):
+                raise ValueError(f"label value {value!r} for {key!r} is not a valid label value")
+        return labels
+
+
+class ExistingConfig(_Model):
+    """A cluster gpuplane does not create (kind, k3d, minikube or any other)."""
+
+    context: str = Field(min_length=1)
+    """The kubeconfig context to use (required: nothing lands on whatever is current)."""
+    kubeconfig: str | None = None
+    """Path to, or content of, a kubeconfig (default: $KUBECONFIG or ~/.kube/config)."""
+    load_balancer: bool = False
+    """Whether a LoadBalancer Service gets an external address (false on kind)."""
+
+
+class KnativeConfig(_Model):
+    """Knative autoscaling tuned for GPU serving (../shared/REFERENCE.md section 2)."""
+
+    scale_to_zero: bool = True
+    scale_down_delay: str = "10m"
+    """Keep an idle revision this long before scaling down (a GPU cold start costs minutes)."""
+    scale_to_zero_grace_period: str = "30s"
+    progress_deadline: str = "30m"
+    """Above the worst cold start: GPU node + image pull + model load."""
+    request_timeout: str = "600s"
+    container_concurrency: int = Field(8, ge=0, le=1000)
+    """Hard per-pod concurrency; set it to the inference engine's batch capacity."""
+
+    @field_validator(
+        "scale_down_delay", "scale_to_zero_grace_period", "progress_deadline", "request_timeout"
+    )
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class ServingConfig(_Model):
+    """The serving stack installed on the cluster."""
+
+    monitoring: bool = True
+    """kube-prometheus-stack with monitors for Knative, KServe and Istio."""
+    domain: str | None = None
+    """DNS domain for InferenceService URLs (default: Knative's cluster-local domain)."""
+    acme_email: str | None = None
+    """Enables a Let's Encrypt ClusterIssuer registered to this address."""
+    knative: KnativeConfig = KnativeConfig()
+
+    @field_validator("acme_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("must be an email address like ops@example.com")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError("must be a lowercase DNS domain like models.example.com")
+        return value
+
+
+class Location(_Model):
+    """Region and project, read from the providers' own config keys."""
+
+    region: str | None = None
+    project: str | None = None
+
+
+class PlatformConfig(_Model):
+    """The whole stack. Build it with `load_config`, which also fills cloud defaults."""
+
+    cloud: Cloud
+    environment: Environment = "dev"
+    cluster: ClusterConfig = ClusterConfig()
+    system_pool: SystemPoolConfig | None = None
+    gpu_pools: tuple[GpuPoolConfig, ...] = ()
+    existing: ExistingConfig | None = None
+    serving: ServingConfig = ServingConfig()
+    location: Location = Location()
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def protect(self) -> bool:
+        """Whether stateful cloud resources carry `protect`."""
+        return self.cluster.protect if self.cluster.protect is not None else self.is_prod
+
+
+# The keys users may set under `gpuplane:`; everything else is refused.
+USER_KEYS = ("cloud", "environment", "cluster", "systemPool", "gpuPools", "existing", "serving")
+_OBJECT_KEYS = {"cluster": dict, "systemPool": dict, "existing": dict, "serving": dict}
+_LIST_KEYS = {"gpuPools": list}
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """`("gpuPools", 1, "maxNodes")` -> `gpuplane:gpuPools[1].maxNodes`."""
+    out = f"{NAMESPACE}:"
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if i else "") + str(part)
+    return out
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The camelCase keys the model accepts at `loc`, for unknown-key messages."""
+    model: Any = PlatformConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+        if model is None:
+            return []
+    return [f.alias for name, f in model.model_fields.items() if name != "location"]
+
+
+def _literal_choices(loc: tuple[Any, ...]) -> list[str]:
+    """The allowed values of a Literal field at `loc`, if it is one."""
+    *parent, key = loc
+    model: Any = PlatformConfig
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        model = _model_of(field.annotation) if field else None
+        if model is None:
+            return []
+    field = next((f for f in model.model_fields.values() if f.alias == key), None)
+    if field is None or get_origin(field.annotation) is not Literal:
+        return []
+    return [str(a) for a in get_args(field.annotation)]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        *parent, key = loc
+        allowed = ", ".join(_allowed_keys(tuple(parent))) or "none"
+        return f"{key_path(loc)}: unknown key; allowed keys here: {allowed}"
+    if kind == "missing":
+        allowed = _literal_choices(loc)
+        return f"{key_path(loc)}: required, but not set" + (
+            f"; allowed: {', '.join(allowed)}" if allowed else ""
+        )
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        allowed = expected.replace("'", "").replace(" or ", ", ")
+        return f"{key_path(loc)}: given {given!r}; allowed: {allowed}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key_path(loc)}: {message} (given {given!r})"
+
+
+def _decode_top_level(raw: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Pulumi hands object keys to the program as JSON strings: decode them."""
+    data: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in USER_KEYS:
+            problems.append(
+                f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(USER_KEYS)}"
+            )
+            continue
+        expected = _OBJECT_KEYS.get(key) or _LIST_KEYS.get(key)
+        if expected is not None and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        if expected is not None and not isinstance(value, expected):
+            shape = "an object" if expected is dict else "a list"
+            problems.append(
+                f"{NAMESPACE}:{key}: must be {shape} (write it as YAML in the stack file, "
+                f"or with `pulumi config set --path`), given {value!r}"
+            )
+            continue
+        data[key] = value
+    return data
+
+
+def _cross_checks(cfg: PlatformConfig) -> list[str]:
+    """Rules that span fields; each names the key path it is about."""
+    problems: list[str] = []
+    fields_set = cfg.model_fields_set
+    managed = cfg.cloud in MANAGED_CLOUDS
+    endpoint = cfg.cluster.endpoint
+
+    for key in LOCATION_KEYS[cfg.cloud]:
+        value = cfg.location.project if key.endswith(":project") else cfg.location.region
+        if not value:
+            problems.append(f"{key}: required for gpuplane:cloud {cfg.cloud}, but not set")
+
+    if managed:
+        if "existing" in fields_set:
+            problems.append(
+                f"gpuplane:existing: only for gpuplane:cloud existing, not {cfg.cloud}"
+            )
+        if endpoint.public_access and not endpoint.public_access_cidrs:
+            problems.append(
+                "gpuplane:cluster.endpoint.publicAccessCidrs: required while publicAccess is "
+                "true: list the CIDRs allowed to reach the API server (0.0.0.0/0 is refused), "
+                "or set publicAccess: false"
+            )
+        if not endpoint.public_access and not endpoint.private_access:
+            problems.append(
+                "gpuplane:cluster.endpoint: privateAccess and publicAccess are both false, "
+                "so nothing could reach the API server; turn one on"
+            )
+        pool = cfg.system_pool
+        if pool is not None and pool.min_nodes > pool.max_nodes:
+            problems.append(
+                f"gpuplane:systemPool.minNodes: {pool.min_nodes} is above maxNodes "
+                f"{pool.max_nodes}; minNodes must be <= maxNodes"
+            )
+    else:
+        if cfg.existing is None:
+            problems.append(
+                "gpuplane:existing: required for gpuplane:cloud existing: "
+                "{context, kubeconfig} of the cluster to use"
+            )
+        unused = [f"cluster.{k}" for k in ("kubernetesVersion", "endpoint", "protect")]
+        unused = [k for k in unused if _alias_set(cfg.cluster, k.split(".")[1])]
+        if "system_pool" in fields_set:
+            unused.append("systemPool")
+        for key in unused:
+            problems.append(
+                f"gpuplane:{key}: has no effect for gpuplane:cloud existing (that cluster is "
+                "managed outside gpuplane); remove it"
+            )
+
+    names: set[str] = set()
+    for i, pool in enumerate(cfg.gpu_pools):
+        where = f"gpuplane:gpuPools[{i}]"
+        if pool.name in names:
+            problems.append(f"{where}.name: {pool.name!r} is used by another pool; names must be unique")
+        names.add(pool.name)
+        if pool.min_nodes > pool.max_nodes:
+            problems.append(
+                f"{where}.minNodes: {pool.min_nodes} is above maxNodes {pool.max_nodes}; "
+                "minNodes must be <= maxNodes"
+            )
+        sharing = pool.sharing
+        if sharing.strategy != "none" and sharing.replicas is None:
+            problems.append(f"{where}.sharing.replicas: required when strategy is {sharing.strategy}")
+        if sharing.strategy == "none" and sharing.replicas is not None:
+            problems.append(f"{where}.sharing.replicas: only with strategy time-slicing or mps")
+        if sharing.strategy == "mps" and cfg.cloud == "azure":
+            problems.append(
+                f"{where}.sharing.strategy: mps is not offered on AKS; allowed there: "
+                "none, time-slicing"
+            )
+        if managed:
+            problems.extend(_check_machine_types(cfg.cloud, where, pool))
+        else:
+            problems.extend(_check_existing_pool(where, pool))
+    return problems
+
+
+def _alias_set(model: BaseModel, alias: str) -> bool:
+    return any(f.alias == alias and n in model.model_fields_set for n, f in model.model_fields.items())
+
+
+def _check_existing_pool(where: str, pool: GpuPoolConfig) -> list[str]:
+    problems = []
+    if not pool.labels:
+        problems.append(
+            f"{where}.labels: required for gpuplane:cloud existing: the node labels that "
+            "select this pool's GPU nodes"
+        )
+    for alias in ("instanceTypes", "minNodes", "maxNodes", "spot"):
+        if _alias_set(pool, alias):
+            problems.append(
+                f"{where}.{alias}: has no effect for gpuplane:cloud existing (its capacity is "
+                "managed outside gpuplane); remove it"
+            )
+    return problems
+
+
+def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[str]:
+    if not pool.instance_types:
+        return [f"{where}.instanceTypes: required: at least one GPU machine type"]
+    problems = []
+    if cloud in ("gcp", "azure") and len(pool.instance_types) > 1:
+        problems.append(
+            f"{where}.instanceTypes: a {'GKE' if cloud == 'gcp' else 'AKS'} node pool takes "
+            f"exactly one machine type, given {len(pool.instance_types)}; make one pool each"
+        )
+    for j, machine in enumerate(pool.instance_types):
+        at = f"{where}.instanceTypes[{j}]"
+        gpu = gpus.implied_gpu(cloud, machine)
+        if gpu is not None:
+            if pool.accelerator is not None and pool.accelerator != gpu.accelerator:
+                problems.append(
+                    f"{where}.accelerator: {machine} carries {gpu.accelerator}, given "
+                    f"{pool.accelerator!r}; leave it unset or set {gpu.accelerator}"
+                )
+            if pool.accelerator_count is not None and pool.accelerator_count != gpu.count:
+                problems.append(
+                    f"{where}.acceleratorCount: {machine} carries {gpu.count} GPU(s), given "
+                    f"{pool.accelerator_count}; leave it unset or set {gpu.count}"
+                )
+        elif gpus.takes_attached_gpu(cloud, machine):
+            allowed = ", ".join(gpus.N1_ACCELERATORS)
+            if pool.accelerator is None:
+                problems.append(
+                    f"{where}.accelerator: required for {machine} (N1 machines carry no GPU of "
+                    f"their own); allowed: {allowed}"
+                )
+            elif pool.accelerator not in gpus.N1_ACCELERATORS:
+                problems.append(
+                    f"{where}.accelerator: {pool.accelerator!r} cannot be attached to "
+                    f"{machine}; allowed: {allowed}"
+                )
+            else:
+                counts = gpus.N1_ACCELERATORS[pool.accelerator]
+                if (pool.accelerator_count or 1) not in counts:
+                    problems.append(
+                        f"{where}.acceleratorCount: {pool.accelerator} attaches in counts of "
+                        f"{', '.join(map(str, counts))}, given {pool.accelerator_count}"
+                    )
+        else:
+            problems.append(
+                f"{at}: {machine!r} has no NVIDIA GPU on {cloud}; GPU machine types gpuplane "
+                f"knows there: {', '.join(gpus.families(cloud))}"
+            )
+    return problems
+
+
+def _with_defaults(cfg: PlatformConfig) -> PlatformConfig:
+    """Fill the defaults that depend on cloud and environment."""
+    update: dict[str, Any] = {}
+    if cfg.cloud in MANAGED_CLOUDS:
+        pool = cfg.system_pool or SystemPoolConfig()
+        if pool.instance_type is None:
+            pool = pool.model_copy(update={"instance_type": DEFAULT_SYSTEM_INSTANCE[cfg.cloud]})
+        update["system_pool"] = pool
+        update["gpu_pools"] = tuple(
+            p if p.spot is not None else p.model_copy(update={"spot": not cfg.is_prod})
+            for p in cfg.gpu_pools
+        )
+    return cfg.model_copy(update=update) if update else cfg
+
+
+def parse_config(
+    raw: Mapping[str, Any], location: Mapping[str, str] | None = None
+) -> PlatformConfig:
+    """Validate the `gpuplane` keys (without the namespace) and provider location keys."""
+    problems: list[str] = []
+    data = _decode_top_level(raw, problems)
+    location = location or {}
+    data["location"] = {
+        "region": location.get("aws:region")
+        or location.get("gcp:region")
+        or location.get("azure-native:location"),
+        "project": location.get("gcp:project"),
+    }
+    try:
+        cfg = PlatformConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_describe(e) for e in exc.errors())
+    if problems:
+        raise ConfigError(problems)
+    problems = _cross_checks(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return _with_defaults(cfg)
+
+
+def split_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split `ns:key` config into gpuplane keys and the provider location keys."""
+    ours: dict[str, Any] = {}
+    location: dict[str, str] = {}
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace == NAMESPACE:
+            ours[key] = value
+        elif full_key in {k for keys in LOCATION_KEYS.values() for k in keys}:
+            location[full_key] = str(value)
+    return ours, location
+
+
+def load_config(values: Mapping[str, Any] | None = None) -> PlatformConfig:
+    """The stack's validated config: from `values` (`ns:key` -> value) or Pulumi's runtime."""
+    if values is None:
+        from pulumi.runtime import config as runtime_config
+
+        values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    ours, location = split_config(values)
+    return parse_config(ours, location)

@@ -1,0 +1,65 @@
+"""Every pinned version and chart source gpuplane installs, in one table.
+
+The chart matrix follows ../shared/upstream/versions.md (anchored on what KServe
+v0.20.0's own install scripts test). Moving a component to a new line is a
+one-line change here plus the matching upstream data.
+"""
+
+from dataclasses import dataclass
+
+# Kubernetes minor versions. The default is in standard support on EKS, GKE and
+# AKS as of late 2026; the floor refuses lines past their extended support.
+KUBERNETES_DEFAULT = "1.35"
+KUBERNETES_MIN_MINOR = 31
+KUBERNETES_MAX_MINOR = 37
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned to an exact version, from an https or OCI repository."""
+
+    chart: str
+    version: str
+    repo: str
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repo.startswith("oci://")
+
+    @property
+    def reference(self) -> str:
+        """The chart reference Helm takes: `oci://.../chart` or the bare name."""
+        return f"{self.repo}/{self.chart}" if self.is_oci else self.chart
+
+
+_ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+_ISTIO = "1.27.9"
+_KSERVE_REPO = "oci://ghcr.io/kserve/charts"
+_KSERVE = "v0.20.0"
+_KARPENTER_REPO = "oci://public.ecr.aws/karpenter"
+_KARPENTER = "1.14.1"
+
+CHARTS: dict[str, Chart] = {
+    "istio-base": Chart("base", _ISTIO, _ISTIO_REPO),
+    "istiod": Chart("istiod", _ISTIO, _ISTIO_REPO),
+    "istio-gateway": Chart("gateway", _ISTIO, _ISTIO_REPO),
+    "cert-manager": Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io"),
+    "knative-operator": Chart("knative-operator", "v1.21.4", "https://knative.github.io/operator"),
+    "kserve-crd": Chart("kserve-crd", _KSERVE, _KSERVE_REPO),
+    "kserve": Chart("kserve-resources", _KSERVE, _KSERVE_REPO),
+    "kserve-runtime-configs": Chart("kserve-runtime-configs", _KSERVE, _KSERVE_REPO),
+    "kube-prometheus-stack": Chart(
+        "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
+    ),
+    "nvidia-device-plugin": Chart(
+        "nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin"
+    ),
+    "dcgm-exporter": Chart(
+        "dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts"
+    ),
+    "karpenter-crd": Chart("karpenter-crd", _KARPENTER, _KARPENTER_REPO),
+    "karpenter": Chart("karpenter", _KARPENTER, _KARPENTER_REPO),
+}
+
+# The Knative Serving release the operator installs (operator v1.21.4 bundles 1.21.0-1.21.3).
+KNATIVE_SERVING = "1.21.3"

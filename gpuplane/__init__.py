@@ -1,0 +1,1 @@
+"""The `gpuplane` command: the Pulumi program planned, checked and costed offline."""
