@@ -8,6 +8,7 @@ which names every bad key path, what was given and what is allowed, before any
 resource is registered.
 """
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -355,8 +356,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
-        *parent, key = loc
-        allowed = ", ".join(_allowed_keys(tuple(parent))) or "none"
+        allowed = ", ".join(_allowed_keys(loc[:-1])) or "none"
         return f"{key_path(loc)}: unknown key; allowed keys here: {allowed}"
     if kind == "missing":
         allowed = _literal_choices(loc)
@@ -376,16 +376,12 @@ def _decode_top_level(raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
     data: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in USER_KEYS:
-            problems.append(
-                f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(USER_KEYS)}"
-            )
+            problems.append(f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(USER_KEYS)}")
             continue
         expected = _OBJECT_KEYS.get(key) or _LIST_KEYS.get(key)
         if expected is not None and isinstance(value, str):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                pass
         if expected is not None and not isinstance(value, expected):
             shape = "an object" if expected is dict else "a list"
             problems.append(
@@ -411,9 +407,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
 
     if managed:
         if "existing" in fields_set:
-            problems.append(
-                f"gpuplane:existing: only for gpuplane:cloud existing, not {cfg.cloud}"
-            )
+            problems.append(f"gpuplane:existing: only for gpuplane:cloud existing, not {cfg.cloud}")
         if endpoint.public_access and not endpoint.public_access_cidrs:
             problems.append(
                 "gpuplane:cluster.endpoint.publicAccessCidrs: required while publicAccess is "
@@ -451,7 +445,9 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
     for i, pool in enumerate(cfg.gpu_pools):
         where = f"gpuplane:gpuPools[{i}]"
         if pool.name in names:
-            problems.append(f"{where}.name: {pool.name!r} is used by another pool; names must be unique")
+            problems.append(
+                f"{where}.name: {pool.name!r} is used by another pool; names must be unique"
+            )
         names.add(pool.name)
         if pool.min_nodes > pool.max_nodes:
             problems.append(
@@ -460,7 +456,9 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             )
         sharing = pool.sharing
         if sharing.strategy != "none" and sharing.replicas is None:
-            problems.append(f"{where}.sharing.replicas: required when strategy is {sharing.strategy}")
+            problems.append(
+                f"{where}.sharing.replicas: required when strategy is {sharing.strategy}"
+            )
         if sharing.strategy == "none" and sharing.replicas is not None:
             problems.append(f"{where}.sharing.replicas: only with strategy time-slicing or mps")
         if sharing.strategy == "mps" and cfg.cloud == "azure":
@@ -476,7 +474,8 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
 
 
 def _alias_set(model: BaseModel, alias: str) -> bool:
-    return any(f.alias == alias and n in model.model_fields_set for n, f in model.model_fields.items())
+    fields = type(model).model_fields.items()
+    return any(f.alias == alias and n in model.model_fields_set for n, f in fields)
 
 
 def _check_existing_pool(where: str, pool: GpuPoolConfig) -> list[str]:

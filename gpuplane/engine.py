@@ -83,7 +83,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent = ""
         return super().make_urn(parent, type_, name)
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -125,7 +125,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded[urn] = resource
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         if "::pulumi:pulumi:Stack::" in request.urn:
             self.stack_outputs = _struct(request.outputs)
         return super().RegisterResourceOutputs(request)
@@ -151,13 +151,14 @@ def run_program(
     try:
         runtime_settings.reset_options(project=project, stack=stack, preview=False)
         runtime_config.set_all_config(dict(config or {}), list(secret_keys))
-        pulumi_mocks.set_mocks(
-            mocks, project=project, stack=stack, preview=False, monitor=monitor
-        )
+        pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         # set_mocks registers a bare root stack; run the program in a fresh one, as
         # the Python language host does, so its exports reach the stack outputs.
         runtime_settings.ROOT.set(None)
         loop.run_until_complete(run_in_stack(program))
+    except Exception:
+        if not mocks.unknown_invokes:
+            raise
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()

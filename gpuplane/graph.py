@@ -175,11 +175,11 @@ class ResourceGraph:
     def from_json(cls, data: Any) -> "ResourceGraph":
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise GraphFormatError(
-                f"not a gpuplane graph: expected an object with \"version\": {FORMAT_VERSION} "
+                f'not a gpuplane graph: expected an object with "version": {FORMAT_VERSION} '
                 "(the output of `gpuplane plan --format json`)"
             )
         if not isinstance(data.get("resources"), list):
-            raise GraphFormatError("not a gpuplane graph: \"resources\" must be a list")
+            raise GraphFormatError('not a gpuplane graph: "resources" must be a list')
         graph = cls(project=str(data.get("project", "")), stack=str(data.get("stack", "")))
         for entry in data["resources"]:
             if not isinstance(entry, dict):

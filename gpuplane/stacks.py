@@ -139,7 +139,13 @@ def load_stack(project: Project, name: str | None = None, path: Path | None = No
     stack_config = data.get("config") or {}
     if not isinstance(stack_config, dict):
         raise StackError(f"{path}: `config:` must be a mapping of keys to values")
+    return stack_from_mapping(project, name, stack_config, path=path)
 
+
+def stack_from_mapping(
+    project: Project, name: str, stack_config: dict[str, Any], path: Path | None = None
+) -> StackConfig:
+    """A stack whose `config:` section is given as a mapping, merged with Pulumi.yaml."""
     merged: dict[str, Any] = {}
     for key, declared in project.config.items():
         full = _full_key(project.name, key)

@@ -33,9 +33,7 @@ class ExistingCluster(pulumi.ComponentResource):
         self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gpuplane:clusters:ExistingCluster", name, None, opts)
-        kubeconfig = (
-            pulumi.Output.secret(args.kubeconfig) if args.kubeconfig is not None else None
-        )
+        kubeconfig = pulumi.Output.secret(args.kubeconfig) if args.kubeconfig is not None else None
         provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=kubeconfig,
@@ -52,7 +50,9 @@ class ExistingCluster(pulumi.ComponentResource):
             gpu_pools=tuple(args.gpu_pools),
             load_balancer=args.load_balancer,
         )
-        self.register_outputs({"context": args.context, "gpuPools": [p.name for p in args.gpu_pools]})
+        self.register_outputs(
+            {"context": args.context, "gpuPools": [p.name for p in args.gpu_pools]}
+        )
 
 
 def gpu_pool_from_labels(

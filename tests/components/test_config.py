@@ -1,0 +1,320 @@
+"""PlatformConfig: every error names its key path; defaults are secure and cheap."""
+
+import json
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, load_config, parse_config
+from tests.helpers import AWS, AWS_LOCATION, EXISTING, config_problems
+
+GCP_LOCATION = {"gcp:project": "acme-ml", "gcp:region": "us-central1"}
+AZURE_LOCATION = {"azure-native:location": "eastus"}
+
+
+def _aws(**changes: Any) -> dict[str, Any]:
+    return {**AWS, **changes}
+
+
+def _pool(**changes: Any) -> dict[str, Any]:
+    return {"name": "l4", "instanceTypes": ["g6.xlarge"], **changes}
+
+
+# (gpuplane keys, location keys, key path the message must name, fragment it must contain)
+MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
+    ({}, {}, "gpuplane:cloud", "allowed: aws, gcp, azure, existing"),
+    ({"cloud": "openstack"}, {}, "gpuplane:cloud", "given 'openstack'"),
+    ({**EXISTING, "environment": "staging"}, {}, "gpuplane:environment", "allowed: dev, prod"),
+    ({**EXISTING, "colour": "blue"}, {}, "gpuplane:colour", "allowed keys: cloud"),
+    (
+        {**EXISTING, "cluster": {"nmae": "x"}},
+        {},
+        "gpuplane:cluster.nmae",
+        "allowed keys here: name, kubernetesVersion",
+    ),
+    ({**EXISTING, "cluster": {"name": "Prod_1"}}, {}, "gpuplane:cluster.name", "lowercase"),
+    (_aws(), {}, "aws:region", "required for gpuplane:cloud aws"),
+    (
+        _aws(cluster={"kubernetesVersion": "1.35.2", "endpoint": AWS["cluster"]["endpoint"]}),
+        AWS_LOCATION,
+        "gpuplane:cluster.kubernetesVersion",
+        "1.NN",
+    ),
+    (
+        _aws(cluster={"endpoint": {"publicAccessCidrs": ["0.0.0.0/0"]}}),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "whole internet",
+    ),
+    (
+        _aws(cluster={"endpoint": {"publicAccessCidrs": ["::/0"]}}),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "whole internet",
+    ),
+    (
+        _aws(cluster={"endpoint": {"publicAccessCidrs": ["10.1.2.3/8"]}}),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "not a CIDR block",
+    ),
+    (
+        {"cloud": "aws"},
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "required while publicAccess is true",
+    ),
+    (
+        _aws(cluster={"endpoint": {"publicAccess": False, "privateAccess": False}}),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint",
+        "nothing could reach the API server",
+    ),
+    (
+        _aws(gpuPools=[_pool(maxNodes=0)]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].maxNodes",
+        "greater than or equal to 1",
+    ),
+    (
+        _aws(gpuPools=[_pool(), _pool(name="big", minNodes=3, maxNodes=2)]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[1].minNodes",
+        "must be <= maxNodes",
+    ),
+    (
+        _aws(gpuPools=[_pool(), _pool()]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[1].name",
+        "names must be unique",
+    ),
+    (
+        _aws(gpuPools=[_pool(name="gpu-pool")]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].name",
+        "lowercase letters and digits",
+    ),
+    (
+        _aws(gpuPools=[_pool(name="averyverylongpool")]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].name",
+        "1-12",
+    ),
+    (
+        _aws(gpuPools=[_pool(instanceTypes=["m6i.large"])]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].instanceTypes[0]",
+        "has no NVIDIA GPU on aws",
+    ),
+    (
+        _aws(gpuPools=[_pool(instanceTypes=[])]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].instanceTypes",
+        "at least one GPU machine type",
+    ),
+    (
+        _aws(gpuPools=[_pool(accelerator="nvidia-h100-80gb")]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].accelerator",
+        "g6.xlarge carries nvidia-l4",
+    ),
+    (
+        _aws(gpuPools=[_pool(sharing={"strategy": "time-slicing"})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].sharing.replicas",
+        "required when strategy is time-slicing",
+    ),
+    (
+        _aws(gpuPools=[_pool(sharing={"strategy": "fractional", "replicas": 2})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].sharing.strategy",
+        "allowed: none, time-slicing, mps",
+    ),
+    (
+        _aws(gpuPools=[_pool(labels={"kubernetes.io/role": "gpu"})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].labels",
+        "reserved prefix",
+    ),
+    (
+        _aws(gpuPools=[_pool(labels={"team": "not ok!"})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].labels",
+        "not a valid label value",
+    ),
+    (
+        {"cloud": "gcp", **{k: v for k, v in AWS.items() if k != "cloud"}},
+        {"gcp:region": "us-central1"},
+        "gcp:project",
+        "required for gpuplane:cloud gcp",
+    ),
+    (
+        {
+            "cloud": "gcp",
+            "cluster": AWS["cluster"],
+            "gpuPools": [_pool(instanceTypes=["n1-standard-8"])],
+        },
+        GCP_LOCATION,
+        "gpuplane:gpuPools[0].accelerator",
+        "required for n1-standard-8",
+    ),
+    (
+        {
+            "cloud": "gcp",
+            "cluster": AWS["cluster"],
+            "gpuPools": [_pool(instanceTypes=["g2-standard-4", "g2-standard-8"])],
+        },
+        GCP_LOCATION,
+        "gpuplane:gpuPools[0].instanceTypes",
+        "exactly one machine type",
+    ),
+    (
+        {
+            "cloud": "azure",
+            "cluster": AWS["cluster"],
+            "gpuPools": [
+                _pool(
+                    instanceTypes=["Standard_NC4as_T4_v3"],
+                    sharing={"strategy": "mps", "replicas": 2},
+                )
+            ],
+        },
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].sharing.strategy",
+        "mps is not offered on AKS",
+    ),
+    ({"cloud": "existing"}, {}, "gpuplane:existing", "required for gpuplane:cloud existing"),
+    ({"cloud": "existing", "existing": {}}, {}, "gpuplane:existing.context", "required"),
+    (
+        {**EXISTING, "gpuPools": [{"name": "l4"}]},
+        {},
+        "gpuplane:gpuPools[0].labels",
+        "select this pool's GPU nodes",
+    ),
+    (
+        {**EXISTING, "systemPool": {"minNodes": 1}},
+        {},
+        "gpuplane:systemPool",
+        "has no effect for gpuplane:cloud existing",
+    ),
+    (
+        {**EXISTING, "serving": {"knative": {"progressDeadline": "ten minutes"}}},
+        {},
+        "gpuplane:serving.knative.progressDeadline",
+        "duration like 30s",
+    ),
+    ({**EXISTING, "serving": {"acmeEmail": "ops"}}, {}, "gpuplane:serving.acmeEmail", "email"),
+    ({**EXISTING, "gpuPools": {"name": "l4"}}, {}, "gpuplane:gpuPools", "must be a list"),
+    (
+        {**EXISTING, "serving": '{"monitoring": "sometimes"}'},
+        {},
+        "gpuplane:serving.monitoring",
+        "boolean",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "location", "path", "fragment"), MALFORMED)
+def test_malformed_config_names_the_key(
+    raw: dict[str, Any], location: dict[str, str], path: str, fragment: str
+) -> None:
+    problems = config_problems(raw, location)
+    matching = [p for p in problems if p.startswith(f"{path}:")]
+    assert matching, f"no problem names {path}: {problems}"
+    assert any(fragment in p for p in matching), matching
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = config_problems({"environment": "qa", "colour": "blue", "gpuPools": [{"name": "A"}]})
+    paths = {p.split(": ")[0] for p in problems}
+    assert {"gpuplane:cloud", "gpuplane:environment", "gpuplane:colour"} <= paths
+    assert "gpuplane:gpuPools[0].name" in paths
+
+
+def test_config_error_is_a_clean_run_error() -> None:
+    import pulumi
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"cloud": "mars"})
+    assert isinstance(caught.value, pulumi.RunError)  # Pulumi prints it without a traceback
+    assert str(caught.value).startswith("invalid gpuplane config (1 problem(s)):")
+
+
+def test_defaults_are_cheap_in_dev_and_safe_in_prod() -> None:
+    dev = parse_config(_aws(gpuPools=[_pool()]), AWS_LOCATION)
+    prod = parse_config(_aws(environment="prod", gpuPools=[_pool()]), AWS_LOCATION)
+    assert dev.gpu_pools[0].min_nodes == 0
+    assert dev.gpu_pools[0].spot is True
+    assert prod.gpu_pools[0].spot is False
+    assert dev.protect is False and prod.protect is True
+    assert dev.cluster.endpoint.private_access is True
+    assert dev.system_pool is not None and dev.system_pool.instance_type == "m6i.large"
+
+
+def test_explicit_spot_and_protect_win_over_environment() -> None:
+    cfg = parse_config(
+        _aws(
+            environment="prod",
+            cluster={**AWS["cluster"], "protect": False},
+            gpuPools=[_pool(spot=True)],
+        ),
+        AWS_LOCATION,
+    )
+    assert cfg.gpu_pools[0].spot is True
+    assert cfg.protect is False
+
+
+def test_system_pool_default_follows_the_cloud() -> None:
+    gcp = parse_config({"cloud": "gcp", "cluster": AWS["cluster"]}, GCP_LOCATION)
+    azure = parse_config({"cloud": "azure", "cluster": AWS["cluster"]}, AZURE_LOCATION)
+    assert gcp.system_pool is not None and gcp.system_pool.instance_type == "e2-standard-4"
+    assert azure.system_pool is not None and azure.system_pool.instance_type == "Standard_D4s_v5"
+
+
+def test_gcp_n1_takes_an_attached_accelerator() -> None:
+    cfg = parse_config(
+        {
+            "cloud": "gcp",
+            "cluster": AWS["cluster"],
+            "gpuPools": [
+                _pool(
+                    instanceTypes=["n1-standard-8"],
+                    accelerator="nvidia-tesla-t4",
+                    acceleratorCount=2,
+                )
+            ],
+        },
+        GCP_LOCATION,
+    )
+    assert cfg.gpu_pools[0].accelerator == "nvidia-tesla-t4"
+
+
+def test_private_only_endpoint_needs_no_cidrs() -> None:
+    cfg = parse_config(
+        _aws(environment="prod", cluster={"endpoint": {"publicAccess": False}}), AWS_LOCATION
+    )
+    assert cfg.cluster.endpoint.public_access is False
+
+
+def test_load_config_reads_pulumi_wire_strings() -> None:
+    """Pulumi passes object keys as JSON strings; load_config decodes them."""
+    values = {
+        "gpuplane:cloud": "aws",
+        "gpuplane:environment": "prod",
+        "gpuplane:cluster": json.dumps({"endpoint": {"publicAccessCidrs": ["198.51.100.0/24"]}}),
+        "gpuplane:gpuPools": json.dumps([_pool(maxNodes=4)]),
+        "aws:region": "eu-west-1",
+        "aws:profile": "ignored-by-gpuplane",
+    }
+    cfg = load_config(values)
+    assert cfg.location.region == "eu-west-1"
+    assert cfg.gpu_pools[0].max_nodes == 4
+    assert cfg.cluster.endpoint.public_access_cidrs == ("198.51.100.0/24",)
+
+
+def test_existing_cluster_config_is_minimal() -> None:
+    cfg = parse_config(EXISTING)
+    assert cfg.system_pool is None
+    assert cfg.existing is not None and cfg.existing.context == "kind-gpuplane"
+    assert cfg.serving.monitoring is True
+    assert cfg.serving.knative.scale_to_zero is True
