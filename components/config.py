@@ -65,7 +65,8 @@ class _Model(BaseModel):
     )
 
 
-def _duration_seconds(value: str) -> int:
+def duration_seconds(value: str) -> int:
+    """`1h30m` -> 5400."""
     match = _DURATION.match(value)
     if not value or not match:
         raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {value!r}")
@@ -74,7 +75,7 @@ def _duration_seconds(value: str) -> int:
 
 
 def _check_duration(value: str) -> str:
-    _duration_seconds(value)
+    duration_seconds(value)
     return value
 
 
@@ -113,7 +114,8 @@ class ClusterConfig(_Model):
     name: str = "gpuplane"
     """Cluster name and prefix of every child resource; changing it replaces the cluster."""
     kubernetes_version: str = versions.KUBERNETES_DEFAULT
-    """Kubernetes minor version, `1.NN`."""
+    """Kubernetes minor version, `1.NN`: the one to create, or the one an existing
+    cluster runs (it decides which APIs the platform may use)."""
     endpoint: EndpointConfig = EndpointConfig()
     protect: bool | None = None
     """Protect stateful cloud resources from deletion (default: on in prod, off in dev)."""
@@ -287,6 +289,10 @@ class PlatformConfig(_Model):
         return self.environment == "prod"
 
     @property
+    def kubernetes_minor(self) -> int:
+        return int(self.cluster.kubernetes_version.split(".")[1])
+
+    @property
     def protect(self) -> bool:
         """Whether stateful cloud resources carry `protect`."""
         return self.cluster.protect if self.cluster.protect is not None else self.is_prod
@@ -405,6 +411,20 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         if not value:
             problems.append(f"{key}: required for gpuplane:cloud {cfg.cloud}, but not set")
 
+    knative = cfg.serving.knative
+    if duration_seconds(knative.request_timeout) > 600:
+        problems.append(
+            "gpuplane:serving.knative.requestTimeout: at most 600s (Knative's maximum "
+            f"revision timeout and the activator's grace period), given {knative.request_timeout}"
+        )
+    for key, value in (
+        ("requestTimeout", knative.request_timeout),
+        ("scaleToZeroGracePeriod", knative.scale_to_zero_grace_period),
+        ("progressDeadline", knative.progress_deadline),
+    ):
+        if duration_seconds(value) == 0:
+            problems.append(f"gpuplane:serving.knative.{key}: must be above 0s, given {value}")
+
     if managed:
         if "existing" in fields_set:
             problems.append(f"gpuplane:existing: only for gpuplane:cloud existing, not {cfg.cloud}")
@@ -431,7 +451,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 "gpuplane:existing: required for gpuplane:cloud existing: "
                 "{context, kubeconfig} of the cluster to use"
             )
-        unused = [f"cluster.{k}" for k in ("kubernetesVersion", "endpoint", "protect")]
+        unused = [f"cluster.{k}" for k in ("endpoint", "protect")]
         unused = [k for k in unused if _alias_set(cfg.cluster, k.split(".")[1])]
         if "system_pool" in fields_set:
             unused.append("systemPool")

@@ -8,6 +8,8 @@ import pulumi
 from components.clusters.contract import Cluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
 from components.config import ConfigError, PlatformConfig
+from components.serving.stack import ServingStack, ServingStackArgs
+from components.versions import MUTATING_ADMISSION_POLICY_MINOR
 
 
 @dataclass
@@ -15,6 +17,7 @@ class Platform:
     """What `build_platform` made, and the stack outputs it exports."""
 
     cluster: Cluster
+    serving: ServingStack
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,6 +53,14 @@ def build_platform(config: PlatformConfig) -> Platform:
             ]
         )
     cluster = make_cluster(config)
+    serving = ServingStack(
+        f"{config.cluster.name}-serving",
+        ServingStackArgs(
+            cluster=cluster,
+            settings=config.serving,
+            min_replicas_policy=config.kubernetes_minor >= MUTATING_ADMISSION_POLICY_MINOR,
+        ),
+    )
     outputs: dict[str, Any] = {
         "cloud": config.cloud,
         "environment": config.environment,
@@ -61,4 +72,8 @@ def build_platform(config: PlatformConfig) -> Platform:
         outputs["kubeContext"] = config.existing.context
     if cluster.kubeconfig is not None:
         outputs["kubeconfig"] = pulumi.Output.secret(cluster.kubeconfig)
-    return Platform(cluster=cluster, outputs=outputs)
+    outputs["servingDomain"] = config.serving.domain or "example.com"
+    outputs["modelsNamespace"] = "models"
+    if serving.monitoring is not None:
+        outputs["grafanaAdminPassword"] = serving.monitoring.grafana_password
+    return Platform(cluster=cluster, serving=serving, outputs=outputs)

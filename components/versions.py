@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 # Kubernetes minor versions. The default is in standard support on EKS, GKE and
 # AKS as of late 2026; the floor refuses lines past their extended support.
-KUBERNETES_DEFAULT = "1.35"
+# From 1.36, MutatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1).
+KUBERNETES_DEFAULT = "1.36"
 KUBERNETES_MIN_MINOR = 31
 KUBERNETES_MAX_MINOR = 37
+MUTATING_ADMISSION_POLICY_MINOR = 36
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="gpuplane: plan the GPU inference platform offline, with no cloud credentials.",
 )
-out = Console(soft_wrap=True)
+# Wide enough off a terminal (CI logs, pipes) that type names are not cut.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

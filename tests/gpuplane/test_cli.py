@@ -41,11 +41,12 @@ def test_plan_json_is_the_graph(local_graph: ResourceGraph) -> None:
     assert ResourceGraph.loads(result.output).dumps() == local_graph.dumps()
 
 
-def test_plan_markdown_lists_resources_and_counts() -> None:
+def test_plan_markdown_lists_resources_and_counts(local_graph: ResourceGraph) -> None:
     result = runner.invoke(app, ["plan", "-s", "local", "-f", "markdown"])
     assert result.exit_code == 0
     assert "### gpuplane plan: `local`" in result.output
-    assert "| **total** | **2** |" in result.output
+    assert f"| **total** | **{len(local_graph)}** |" in result.output
+    assert "- `local-k8s` (pulumi:providers:kubernetes)" in result.output
 
 
 def test_config_error_exits_2_with_the_key_and_no_traceback(tmp_path: Path) -> None:

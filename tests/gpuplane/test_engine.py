@@ -29,10 +29,17 @@ def test_local_stack_plans_the_existing_cluster(local_graph: ResourceGraph) -> N
 
 
 def test_urns_are_the_real_engine_urns(local_graph: ResourceGraph) -> None:
-    assert set(local_graph.resources) == {
-        "urn:pulumi:local::gpuplane::gpuplane:clusters:ExistingCluster::local",
-        "urn:pulumi:local::gpuplane::gpuplane:clusters:ExistingCluster$pulumi:providers:kubernetes::local-k8s",
-    }
+    prefix = "urn:pulumi:local::gpuplane::"
+    assert local_graph.named("local").urn == f"{prefix}gpuplane:clusters:ExistingCluster::local"
+    assert (
+        local_graph.named("local-k8s").urn
+        == f"{prefix}gpuplane:clusters:ExistingCluster$pulumi:providers:kubernetes::local-k8s"
+    )
+    namespace = local_graph.named("local-serving-istio-ns")
+    assert namespace.urn == (
+        f"{prefix}gpuplane:serving:ServingStack$gpuplane:serving:Istio$"
+        "kubernetes:core/v1:Namespace::local-serving-istio-ns"
+    )
 
 
 def test_two_plans_are_byte_identical(project: Project) -> None:
@@ -45,7 +52,10 @@ def test_a_second_run_sees_a_fresh_graph(plan_mapping: Any) -> None:
     without = plan_mapping(_ns(EXISTING))
     assert with_pool.outputs["gpuPools"] == ["l4"]
     assert without.outputs["gpuPools"] == []
-    assert len(without) == 2
+    runtime = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
+    assert len(with_pool.by_type(runtime)) == 1
+    assert without.by_type(runtime) == []
+    assert len(with_pool) == len(without) + 1
 
 
 def test_every_kubernetes_resource_has_the_explicit_provider(

@@ -1,0 +1,1 @@
+"""The cloud-agnostic serving stack, installed on whatever cluster the contract hands it."""

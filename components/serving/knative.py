@@ -1,0 +1,138 @@
+"""Knative Serving through the Knative Operator, tuned for GPU inference."""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import KnativeConfig, duration_seconds
+from components.serving.common import custom_resource, namespace, release
+from components.serving.istio import GATEWAY_SELECTOR
+from components.versions import KNATIVE_SERVING
+
+OPERATOR_NAMESPACE = "knative-operator"
+NAMESPACE = "knative-serving"
+# Pods the API server calls directly: no sidecar, or STRICT mTLS would refuse the call.
+WEBHOOKS = ("webhook", "net-istio-webhook", "domainmapping-webhook")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnativeArgs:
+    """Arguments of `Knative`."""
+
+    provider: k8s.Provider
+    settings: KnativeConfig
+    domain: str
+    """The domain InferenceService hostnames are made under."""
+    after_istio: tuple[pulumi.Resource, ...]
+    """Istio's CRDs and validation webhook: the operator creates Istio Gateways."""
+    namespace_depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def serving_config(settings: KnativeConfig, domain: str) -> dict[str, dict[str, str]]:
+    """KnativeServing `spec.config`: ConfigMap name -> key -> string value.
+
+    Knative's defaults suit short CPU requests; a GPU revision needs scale to
+    zero without buying a GPU at deploy time (initial scale 0), minutes of
+    scale-down delay, and a progress deadline above the worst cold start
+    (../shared/REFERENCE.md section 2).
+    """
+    return {
+        "autoscaler": {
+            "enable-scale-to-zero": str(settings.scale_to_zero).lower(),
+            "scale-to-zero-grace-period": settings.scale_to_zero_grace_period,
+            "scale-down-delay": settings.scale_down_delay,
+            "allow-zero-initial-scale": "true",
+            "initial-scale": "0",
+        },
+        "deployment": {
+            "progress-deadline": f"{duration_seconds(settings.progress_deadline)}s",
+            # Skip digest resolution for registries that rate-limit or need auth.
+            "registries-skipping-tag-resolving": "nvcr.io,index.docker.io",
+        },
+        "defaults": {
+            "revision-timeout-seconds": str(duration_seconds(settings.request_timeout)),
+            "max-revision-timeout-seconds": str(
+                max(600, duration_seconds(settings.request_timeout))
+            ),
+            "container-concurrency": str(settings.container_concurrency),
+        },
+        "domain": {domain: ""},
+        # InferenceServices (and gpuplane's GPU runtime) set these on their pods.
+        "features": {
+            "kubernetes.podspec-nodeselector": "enabled",
+            "kubernetes.podspec-tolerations": "enabled",
+            "kubernetes.podspec-affinity": "enabled",
+        },
+        # Knative 1.21 exports no metrics unless asked.
+        "observability": {
+            "metrics-protocol": "prometheus",
+            "request-metrics-protocol": "prometheus",
+        },
+    }
+
+
+class Knative(pulumi.ComponentResource):
+    """The Knative Operator and a KnativeServing with Istio networking."""
+
+    operator: k8s.helm.v3.Release
+    serving: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self, name: str, args: KnativeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:serving:Knative", name, None, opts)
+        common = {"parent": self, "provider": args.provider}
+        operator_ns = namespace(
+            f"{name}-operator-ns",
+            OPERATOR_NAMESPACE,
+            pod_security="restricted",
+            injection=False,
+            depends_on=args.namespace_depends_on,
+            **common,
+        )
+        # Ships the KnativeServing CRD as a template: the CR depends on this release.
+        self.operator = release(
+            f"{name}-operator",
+            chart="knative-operator",
+            release_name="knative-operator",
+            namespace=operator_ns,
+            values={},
+            **common,
+        )
+        serving_ns = namespace(
+            f"{name}-ns",
+            NAMESPACE,
+            # The activator and autoscaler join the mesh so STRICT mTLS pods accept
+            # them; istio-init needs NET_ADMIN, which baseline forbids.
+            pod_security="privileged",
+            injection=True,
+            depends_on=args.namespace_depends_on,
+            **common,
+        )
+        self.serving = custom_resource(
+            f"{name}-serving",
+            api_version="operator.knative.dev/v1beta1",
+            kind="KnativeServing",
+            name="knative-serving",
+            namespace=NAMESPACE,
+            spec={
+                "version": KNATIVE_SERVING,
+                "ingress": {
+                    "istio": {
+                        "enabled": True,
+                        "knative-ingress-gateway": {"selector": dict(GATEWAY_SELECTOR)},
+                        "knative-local-gateway": {"selector": dict(GATEWAY_SELECTOR)},
+                    }
+                },
+                "config": serving_config(args.settings, args.domain),
+                "workloads": [
+                    {"name": w, "annotations": {"sidecar.istio.io/inject": "false"}}
+                    for w in WEBHOOKS
+                ],
+            },
+            depends_on=[self.operator, serving_ns, *args.after_istio],
+            wait_for_ready=True,
+            **common,
+        )
+        self.register_outputs({"version": KNATIVE_SERVING, "domain": args.domain})

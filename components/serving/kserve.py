@@ -1,0 +1,215 @@
+"""KServe in Knative (serverless) mode, and the defaults InferenceServices inherit."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.clusters.contract import WorkloadIdentity
+from components.serving.common import namespace, release
+
+NAMESPACE = "kserve"
+MODELS_NAMESPACE = "models"
+LOCAL_GATEWAY_SERVICE = "knative-local-gateway.istio-system.svc.cluster.local"
+MODELS_SERVICE_ACCOUNT = "models"
+# Namespaces whose pods reach InferenceService pods: the ingress gateway, the
+# Knative activator and autoscaler, and Prometheus.
+PLATFORM_NAMESPACES = ("istio-system", "knative-serving", "monitoring")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KServeArgs:
+    """Arguments of `KServe`."""
+
+    provider: k8s.Provider
+    domain: str
+    """Kept equal to Knative's domain (KServe uses it for path-based URLs)."""
+    after: Sequence[pulumi.Resource]
+    """What the controller needs first: cert-manager ready and Knative Serving ready."""
+    min_replicas_policy: bool = True
+    """Default `spec.predictor.minReplicas` to 0 with a MutatingAdmissionPolicy
+    (Kubernetes 1.36+); KServe's own default is 1, which never scales to zero."""
+    workload_identity: WorkloadIdentity | None = None
+    """Cloud identity for the `models` ServiceAccount, so storage URIs need no keys."""
+    namespace_depends_on: tuple[pulumi.Resource, ...] = ()
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+class KServe(pulumi.ComponentResource):
+    """The KServe CRDs, controller and runtimes, and a `models` namespace ready for use."""
+
+    crds: k8s.helm.v3.Release
+    controller: k8s.helm.v3.Release
+    runtimes: k8s.helm.v3.Release
+    models_namespace: k8s.core.v1.Namespace
+    service_account: k8s.core.v1.ServiceAccount
+
+    def __init__(
+        self, name: str, args: KServeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:serving:KServe", name, None, opts)
+        common = {"parent": self, "provider": args.provider}
+        ns = namespace(
+            f"{name}-ns",
+            NAMESPACE,
+            pod_security="restricted",
+            injection=False,  # the API server calls its webhooks without a sidecar
+            depends_on=args.namespace_depends_on,
+            **common,
+        )
+        self.crds = release(
+            f"{name}-crd",
+            chart="kserve-crd",
+            release_name="kserve-crd",
+            namespace=ns,
+            values={},
+            **common,
+        )
+        # Its webhooks take their certificate from cert-manager, and serverless mode
+        # needs Knative Serving (kserve#1893, #2597, #3187): both must be ready first.
+        self.controller = release(
+            f"{name}-controller",
+            chart="kserve",
+            release_name="kserve",
+            namespace=ns,
+            values={
+                "kserve": {
+                    "controller": {
+                        "deploymentMode": "Knative",
+                        "gateway": {
+                            "domain": args.domain,
+                            "ingressGateway": {
+                                "gateway": "knative-serving/knative-ingress-gateway",
+                            },
+                            "localGateway": {
+                                "gateway": "knative-serving/knative-local-gateway",
+                                "gatewayService": LOCAL_GATEWAY_SERVICE,
+                            },
+                        },
+                    },
+                },
+            },
+            depends_on=[self.crds, *args.after],
+            **common,
+        )
+        # ClusterServingRuntimes pass the controller's fail-closed webhook: controller first.
+        self.runtimes = release(
+            f"{name}-runtimes",
+            chart="kserve-runtime-configs",
+            release_name="kserve-runtime-configs",
+            namespace=ns,
+            values={"kserve": {"servingruntime": {"enabled": True}}},
+            depends_on=[self.controller],
+            **common,
+        )
+
+        self.models_namespace = namespace(
+            f"{name}-models-ns",
+            MODELS_NAMESPACE,
+            # Sidecar injection without Istio CNI runs istio-init with NET_ADMIN and
+            # NET_RAW, which baseline forbids; restricted is still warned and audited.
+            pod_security="privileged",
+            injection=True,
+            depends_on=args.namespace_depends_on,
+            **common,
+        )
+        identity = args.workload_identity or WorkloadIdentity()
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-models-sa",
+            metadata={
+                "name": MODELS_SERVICE_ACCOUNT,
+                "namespace": MODELS_NAMESPACE,
+                "annotations": dict(identity.service_account_annotations),
+                "labels": {
+                    "app.kubernetes.io/managed-by": "gpuplane",
+                    **identity.service_account_labels,
+                },
+            },
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(depends_on=[self.models_namespace], **common),
+        )
+        self._network_policies(name, common)
+        if args.min_replicas_policy:
+            self._min_replicas_policy(name, common)
+        self.register_outputs({"modelsNamespace": MODELS_NAMESPACE})
+
+    def _network_policies(self, name: str, common: dict) -> None:
+        opts = pulumi.ResourceOptions(depends_on=[self.models_namespace], **common)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-models-default-deny",
+            metadata={"name": "default-deny-ingress", "namespace": MODELS_NAMESPACE},
+            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+            opts=opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-models-allow-platform",
+            metadata={"name": "allow-platform-ingress", "namespace": MODELS_NAMESPACE},
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": {}},
+                            *(
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": ns}
+                                    }
+                                }
+                                for ns in PLATFORM_NAMESPACES
+                            ),
+                        ]
+                    }
+                ],
+            },
+            opts=opts,
+        )
+
+    def _min_replicas_policy(self, name: str, common: dict) -> None:
+        policy_name = "gpuplane-inferenceservice-defaults"
+        policy = k8s.admissionregistration.v1.MutatingAdmissionPolicy(
+            f"{name}-min-replicas-policy",
+            metadata={"name": policy_name},
+            spec={
+                "failurePolicy": "Fail",
+                "reinvocationPolicy": "Never",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["serving.kserve.io"],
+                            "apiVersions": ["v1beta1"],
+                            "operations": ["CREATE"],
+                            "resources": ["inferenceservices"],
+                        }
+                    ]
+                },
+                "matchConditions": [
+                    {
+                        "name": "min-replicas-unset",
+                        "expression": (
+                            "has(object.spec.predictor) && !has(object.spec.predictor.minReplicas)"
+                        ),
+                    }
+                ],
+                "mutations": [
+                    {
+                        "patchType": "ApplyConfiguration",
+                        "applyConfiguration": {
+                            "expression": (
+                                "Object{spec: Object.spec{predictor: "
+                                "Object.spec.predictor{minReplicas: 0}}}"
+                            )
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(depends_on=[self.crds], **common),
+        )
+        k8s.admissionregistration.v1.MutatingAdmissionPolicyBinding(
+            f"{name}-min-replicas-binding",
+            metadata={"name": policy_name},
+            spec={"policyName": policy_name},
+            opts=pulumi.ResourceOptions(depends_on=[policy], **common),
+        )

@@ -1,0 +1,194 @@
+"""ServingStack: Istio, cert-manager, Knative Serving, KServe and Prometheus on a Cluster.
+
+Install order mirrors the real dependencies and no more, so independent parts
+install in parallel:
+
+    Istio base -> istiod -> gateway            cert-manager -> ClusterIssuers
+              \\-> PeerAuthentication STRICT          |
+    Knative Operator -> KnativeServing (Ready) <- istiod
+                              \\                     |
+                               KServe CRDs -> KServe controller -> runtimes
+    kube-prometheus-stack -> ServiceMonitors / PodMonitors
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.clusters.contract import Cluster
+from components.config import ServingConfig
+from components.serving import gpu
+from components.serving.cert_manager import CertManager, CertManagerArgs
+from components.serving.istio import Istio, IstioArgs
+from components.serving.knative import Knative, KnativeArgs
+from components.serving.kserve import KServe, KServeArgs
+from components.serving.monitoring import Monitoring, MonitoringArgs, Target
+
+DEFAULT_DOMAIN = "example.com"
+
+
+def monitor_targets() -> list[Target]:
+    """What Prometheus scrapes beyond Kubernetes itself."""
+    knative = [
+        Target(
+            name=f"knative-{app}",
+            kind="ServiceMonitor",
+            namespaces=("knative-serving",),
+            selector={"matchLabels": {"app": app}},
+            endpoints=(
+                {
+                    "port": "http-metrics",
+                    "path": "/metrics",
+                    "interval": "30s",
+                    "honorLabels": True,
+                },
+            ),
+        )
+        for app in ("activator", "autoscaler", "controller", "webhook")
+    ]
+    return [
+        *knative,
+        Target(
+            name="kserve-controller",
+            kind="ServiceMonitor",
+            namespaces=("kserve",),
+            selector={"matchLabels": {"control-plane": "kserve-controller-manager"}},
+            # kube-rbac-proxy: HTTPS with a self-signed certificate and token auth;
+            # Prometheus's ClusterRole already grants GET /metrics.
+            endpoints=(
+                {
+                    "port": "https",
+                    "path": "/metrics",
+                    "scheme": "https",
+                    "bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                    "tlsConfig": {"insecureSkipVerify": True},
+                },
+            ),
+        ),
+        Target(
+            name="istiod",
+            kind="ServiceMonitor",
+            namespaces=("istio-system",),
+            selector={"matchLabels": {"istio": "pilot"}},
+            endpoints=({"port": "http-monitoring", "interval": "30s"},),
+        ),
+        Target(
+            name="istio-envoy",
+            kind="PodMonitor",
+            namespaces=(),  # every namespace
+            selector={
+                "matchExpressions": [{"key": "istio-prometheus-ignore", "operator": "DoesNotExist"}]
+            },
+            endpoints=(
+                {
+                    "path": "/stats/prometheus",
+                    "portNumber": 15090,
+                    "interval": "30s",
+                    "relabelings": [
+                        {
+                            "action": "keep",
+                            "sourceLabels": ["__meta_kubernetes_pod_container_name"],
+                            "regex": "istio-proxy",
+                        }
+                    ],
+                },
+            ),
+        ),
+        Target(
+            name="cert-manager",
+            kind="ServiceMonitor",
+            namespaces=("cert-manager",),
+            selector={"matchLabels": {"app.kubernetes.io/instance": "cert-manager"}},
+            endpoints=({"targetPort": "http-metrics", "path": "/metrics", "interval": "60s"},),
+        ),
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingStackArgs:
+    """Arguments of `ServingStack`."""
+
+    cluster: Cluster
+    settings: ServingConfig
+    min_replicas_policy: bool = True
+    """Install the MutatingAdmissionPolicy that defaults minReplicas to 0 (Kubernetes 1.36+)."""
+
+
+class ServingStack(pulumi.ComponentResource):
+    """The serverless inference platform, on the cluster's explicit provider."""
+
+    istio: Istio
+    cert_manager: CertManager
+    knative: Knative
+    kserve: KServe
+    monitoring: Monitoring | None
+
+    def __init__(
+        self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:serving:ServingStack", name, None, opts)
+        cluster, settings = args.cluster, args.settings
+        provider = cluster.provider
+        child = pulumi.ResourceOptions(parent=self)
+        ready = tuple(cluster.ready)
+        domain = settings.domain or DEFAULT_DOMAIN
+
+        self.istio = Istio(
+            f"{name}-istio",
+            IstioArgs(
+                provider=provider,
+                ingress_service_type=cluster.ingress_service_type,
+                depends_on=ready,
+            ),
+            opts=child,
+        )
+        self.cert_manager = CertManager(
+            f"{name}-cert-manager",
+            CertManagerArgs(provider=provider, acme_email=settings.acme_email),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(ready)),
+        )
+        self.knative = Knative(
+            f"{name}-knative",
+            KnativeArgs(
+                provider=provider,
+                settings=settings.knative,
+                domain=domain,
+                after_istio=(self.istio.base, self.istio.istiod),
+                namespace_depends_on=ready,
+            ),
+            opts=child,
+        )
+        self.kserve = KServe(
+            f"{name}-kserve",
+            KServeArgs(
+                provider=provider,
+                domain=domain,
+                after=(self.cert_manager.release, self.knative.serving),
+                min_replicas_policy=args.min_replicas_policy,
+                workload_identity=cluster.workload_identity,
+                namespace_depends_on=ready,
+            ),
+            opts=child,
+        )
+        if cluster.gpu_pools:
+            gpu.gpu_runtime(
+                name,
+                pools=cluster.gpu_pools,
+                parent=self,
+                provider=provider,
+                depends_on=[self.kserve.controller],
+            )
+        self.monitoring = None
+        if settings.monitoring:
+            self.monitoring = Monitoring(
+                f"{name}-monitoring",
+                MonitoringArgs(provider=provider, targets=monitor_targets(), depends_on=ready),
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "domain": domain,
+                "ingressService": "istio-system/istio-ingressgateway",
+                "modelsNamespace": "models",
+            }
+        )
