@@ -70,18 +70,27 @@ def _provider_urn(reference: str) -> str | None:
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps the raw registration requests as graph resources."""
 
-    def __init__(self, mocks: OfflineMocks, disabled_default_providers: Iterable[str]) -> None:
+    def __init__(
+        self,
+        mocks: OfflineMocks,
+        disabled_default_providers: Iterable[str],
+        *,
+        project: str,
+        stack: str,
+    ) -> None:
         super().__init__(mocks)
+        self.project, self.stack = project, stack
         self.disabled = set(disabled_default_providers)
         self.recorded: dict[str, Resource] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.errors: list[str] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The real engine does not qualify top-level resources by the stack's type.
-        if "::pulumi:pulumi:Stack::" in parent:
-            parent = ""
-        return super().make_urn(parent, type_, name)
+        # As the real engine: a child's type is qualified by its parent's whole
+        # qualified type; top-level resources are not qualified by the stack's.
+        if parent and "::pulumi:pulumi:Stack::" not in parent:
+            type_ = parent.split("::")[2] + "$" + type_
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -145,7 +154,7 @@ def run_program(
 ) -> ResourceGraph:
     """Run `program` under mocks as stack `stack` and return what it registered."""
     mocks = OfflineMocks()
-    monitor = RecordingMonitor(mocks, disabled_default_providers)
+    monitor = RecordingMonitor(mocks, disabled_default_providers, project=project, stack=stack)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
