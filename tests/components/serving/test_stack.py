@@ -1,0 +1,415 @@
+"""The serving stack on the local stack's graph, checked against the upstream oracle."""
+
+import copy
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from components import versions
+from components.clusters.contract import GPU_RESOURCE
+from gpuplane.graph import SECRET, Resource, ResourceGraph
+from tests.helpers import depends_on
+from tests.upstream import (
+    chart_for_reference,
+    missing_upstream,
+    validate_custom_resource,
+    values_schema,
+)
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CORE_PREFIXES = (
+    "kubernetes:core/",
+    "kubernetes:networking.k8s.io/",
+    "kubernetes:admissionregistration.k8s.io/",
+)
+
+
+def _release(graph: ResourceGraph, release_name: str) -> Resource:
+    found = [r for r in graph.by_type(RELEASE) if r.inputs["name"] == release_name]
+    assert len(found) == 1, release_name
+    return found[0]
+
+
+def _cr(graph: ResourceGraph, kind: str, name: str) -> Resource:
+    found = [r for r in graph if r.type.endswith(f":{kind}") and r.get("metadata.name") == name]
+    assert len(found) == 1, (kind, name)
+    return found[0]
+
+
+def _k8s_object(resource: Resource) -> dict[str, Any]:
+    """The object as the API server would receive it, secrets as placeholders."""
+
+    def unredact(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            if set(value) == {SECRET}:
+                # Secret data maps are redacted whole; validate a stand-in of that shape.
+                return (
+                    {"redacted": "placeholder"} if key in ("data", "stringData") else "placeholder"
+                )
+            return {k: unredact(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unredact(v) for v in value]
+        return value
+
+    obj = unredact(copy.deepcopy(resource.inputs))
+    group_version, kind = resource.type.split(":")[1], resource.type.split(":")[2]
+    obj.setdefault("apiVersion", group_version.removeprefix("core/"))
+    obj.setdefault("kind", kind)
+    return obj
+
+
+def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None:
+    releases = {r.inputs["name"] for r in local_graph.by_type(RELEASE)}
+    assert releases == {
+        "istio-base",
+        "istiod",
+        "istio-ingressgateway",
+        "cert-manager",
+        "knative-operator",
+        "kserve-crd",
+        "kserve",
+        "kserve-runtime-configs",
+        "kube-prometheus-stack",
+    }
+    assert _cr(local_graph, "KnativeServing", "knative-serving")
+    assert _cr(local_graph, "PeerAuthentication", "default")
+    assert _cr(local_graph, "ClusterIssuer", "gpuplane-selfsigned")
+
+
+@pytest.mark.parametrize(
+    ("later", "earlier"),
+    [
+        # KServe after cert-manager is ready and after Knative (kserve#1893, #2597, #3187).
+        ("kserve", "cert-manager"),
+        ("kserve", "KnativeServing/knative-serving"),
+        ("kserve", "kserve-crd"),
+        ("kserve-runtime-configs", "kserve"),
+        # CRs after the releases that ship their CRDs (and webhooks).
+        ("KnativeServing/knative-serving", "knative-operator"),
+        ("KnativeServing/knative-serving", "istiod"),
+        ("PeerAuthentication/default", "istio-base"),
+        ("PeerAuthentication/default", "istiod"),
+        ("ClusterIssuer/gpuplane-selfsigned", "cert-manager"),
+        ("ServiceMonitor/istiod", "kube-prometheus-stack"),
+        ("PodMonitor/istio-envoy", "kube-prometheus-stack"),
+        # The gateway's pods are injected by istiod.
+        ("istio-ingressgateway", "istiod"),
+        ("istiod", "istio-base"),
+    ],
+)
+def test_install_order_mirrors_real_dependencies(
+    local_graph: ResourceGraph, later: str, earlier: str
+) -> None:
+    assert depends_on(local_graph, _find(local_graph, later), _find(local_graph, earlier))
+
+
+@pytest.mark.parametrize(
+    ("part", "independent_of"),
+    [
+        ("cert-manager", ("istio-base", "istiod", "knative-operator", "kube-prometheus-stack")),
+        ("istio-base", ("cert-manager", "knative-operator", "kube-prometheus-stack")),
+        ("knative-operator", ("istio-base", "cert-manager", "kube-prometheus-stack")),
+        ("kube-prometheus-stack", ("istio-base", "cert-manager", "knative-operator", "kserve")),
+        ("kserve-crd", ("cert-manager", "istiod", "knative-operator")),
+    ],
+)
+def test_independent_parts_install_in_parallel(
+    local_graph: ResourceGraph, part: str, independent_of: tuple[str, ...]
+) -> None:
+    for other in independent_of:
+        assert not depends_on(local_graph, _find(local_graph, part), _find(local_graph, other)), (
+            other
+        )
+
+
+def _find(graph: ResourceGraph, ref: str) -> Resource:
+    if "/" in ref:
+        kind, name = ref.split("/")
+        return _cr(graph, kind, name)
+    return _release(graph, ref)
+
+
+def test_every_release_is_pinned_from_versions_py(local_graph: ResourceGraph) -> None:
+    for resource in local_graph.by_type(RELEASE):
+        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
+        assert versions.CHARTS[key] == chart
+        if chart.is_oci:
+            assert resource.inputs["chart"].startswith("oci://")
+            assert "repositoryOpts" not in resource.inputs
+        else:
+            assert resource.inputs["repositoryOpts"]["repo"] == chart.repo
+            assert chart.repo.startswith("https://")
+        # Helm waits for readiness (no skip_await) with an explicit timeout.
+        assert not resource.inputs.get("skipAwait", False)
+        assert resource.inputs["timeout"] >= 300
+
+
+def test_every_values_key_exists_upstream(local_graph: ResourceGraph) -> None:
+    for resource in local_graph.by_type(RELEASE):
+        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
+        values = resource.inputs.get("values", {})
+        assert missing_upstream(key, chart, values) == [], resource.inputs["name"]
+
+
+def test_values_validate_against_upstream_schemas(local_graph: ResourceGraph) -> None:
+    checked = 0
+    for resource in local_graph.by_type(RELEASE):
+        _, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
+        schema = values_schema(chart)
+        if schema is not None:
+            jsonschema.Draft7Validator(schema).validate(resource.inputs.get("values", {}))
+            checked += 1
+    assert checked >= 2  # istio gateway and cert-manager ship schemas
+
+
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("cert-manager", {"crds": {"enabled": True}}, {"crds": {"enabeld": True}}),
+        ("istio-gateway", {"service": {"type": "NodePort"}}, {"service": {"typ": "NodePort"}}),
+        (
+            "kserve",
+            {"kserve": {"controller": {"deploymentMode": "Knative"}}},
+            {"kserve": {"mode": 1}},
+        ),
+    ],
+)
+def test_values_oracle_catches_a_misspelt_key(
+    key: str, good: dict[str, Any], bad: dict[str, Any]
+) -> None:
+    chart = versions.CHARTS[key]
+    assert missing_upstream(key, chart, good) == []
+    assert len(missing_upstream(key, chart, bad)) == 1
+
+
+def test_every_custom_resource_validates_against_its_crd(local_graph: ResourceGraph) -> None:
+    custom = [
+        r
+        for r in local_graph
+        if r.custom
+        and r.package == "kubernetes"
+        and not r.is_provider
+        and r.type != RELEASE
+        and not r.type.startswith(CORE_PREFIXES)
+    ]
+    assert len(custom) >= 10
+    for resource in custom:
+        validate_custom_resource(_k8s_object(resource))
+
+
+def test_crd_oracle_refuses_unknown_and_mistyped_fields(local_graph: ResourceGraph) -> None:
+    serving = _k8s_object(_cr(local_graph, "KnativeServing", "knative-serving"))
+    misspelt = copy.deepcopy(serving)
+    misspelt["spec"]["ingres"] = misspelt["spec"].pop("ingress")
+    with pytest.raises(jsonschema.ValidationError, match="ingres"):
+        validate_custom_resource(misspelt)
+    mistyped = copy.deepcopy(serving)
+    mistyped["spec"]["config"]["defaults"]["container-concurrency"] = 8
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom_resource(mistyped)
+
+
+def test_core_objects_validate_with_kubernetes_validate(local_graph: ResourceGraph) -> None:
+    core = [r for r in local_graph if r.type.startswith(CORE_PREFIXES)]
+    assert {r.type.split(":")[2] for r in core} >= {
+        "Namespace",
+        "Secret",
+        "ServiceAccount",
+        "NetworkPolicy",
+        "MutatingAdmissionPolicy",
+    }
+    for resource in core:
+        kubernetes_validate.validate(_k8s_object(resource), "1.36", strict=True)
+
+
+def test_nothing_lands_in_the_default_namespace(local_graph: ResourceGraph) -> None:
+    for resource in local_graph:
+        if resource.type == RELEASE:
+            assert resource.inputs["namespace"] not in ("", "default")
+        elif resource.custom and resource.package == "kubernetes" and not resource.is_provider:
+            assert resource.get("metadata.namespace") != "default", resource.urn
+
+
+def test_namespaces_carry_pod_security_and_injection_labels(local_graph: ResourceGraph) -> None:
+    labels = {
+        r.get("metadata.name"): r.get("metadata.labels")
+        for r in local_graph.by_type("kubernetes:core/v1:Namespace")
+    }
+    assert set(labels) == {
+        "istio-system",
+        "cert-manager",
+        "knative-operator",
+        "knative-serving",
+        "kserve",
+        "models",
+        "monitoring",
+    }
+    for name, ns_labels in labels.items():
+        assert ns_labels["pod-security.kubernetes.io/enforce"] in {
+            "privileged",
+            "baseline",
+            "restricted",
+        }
+        assert ns_labels["pod-security.kubernetes.io/warn"] == "restricted", name
+    assert labels["knative-serving"]["istio-injection"] == "enabled"
+    assert labels["models"]["istio-injection"] == "enabled"
+    # Webhook servers the API server calls directly stay out of the mesh.
+    assert labels["kserve"]["istio-injection"] == "disabled"
+    assert labels["cert-manager"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["kserve"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_strict_mtls_is_mesh_wide(local_graph: ResourceGraph) -> None:
+    policy = _cr(local_graph, "PeerAuthentication", "default")
+    assert policy.get("metadata.namespace") == "istio-system"  # the root namespace
+    assert "selector" not in policy.inputs["spec"]
+    assert policy.get("spec.mtls.mode") == "STRICT"
+    modes = {r.get("spec.mtls.mode") for r in local_graph if r.type.endswith(":PeerAuthentication")}
+    assert modes == {"STRICT"}
+
+
+def test_grafana_password_is_a_generated_secret(local_graph: ResourceGraph) -> None:
+    password = local_graph.named("local-serving-monitoring-grafana-password")
+    assert password.type == "random:index/randomPassword:RandomPassword"
+    assert password.inputs["length"] >= 24
+    secret = local_graph.named("local-serving-monitoring-grafana-admin")
+    # The whole stringData is secret (it holds the generated password).
+    assert secret.inputs["stringData"] == {SECRET: "[redacted]"}
+    assert password.urn in secret.dependencies
+    values = _release(local_graph, "kube-prometheus-stack").inputs["values"]
+    assert values["grafana"]["admin"]["existingSecret"] == secret.get("metadata.name")
+    assert "adminPassword" not in values["grafana"]
+    assert local_graph.outputs["grafanaAdminPassword"] == {SECRET: "[redacted]"}
+
+
+def test_knative_is_tuned_for_gpu_serving(local_graph: ResourceGraph) -> None:
+    serving = _cr(local_graph, "KnativeServing", "knative-serving")
+    config = serving.get("spec.config")
+    assert config["autoscaler"]["enable-scale-to-zero"] == "true"
+    assert config["autoscaler"]["allow-zero-initial-scale"] == "true"
+    assert config["autoscaler"]["initial-scale"] == "0"
+    assert config["autoscaler"]["scale-down-delay"] == "10m"
+    # Above Knative's 600 s default and a worst-case GPU cold start.
+    assert int(config["deployment"]["progress-deadline"].removesuffix("s")) >= 1200
+    assert config["defaults"]["revision-timeout-seconds"] == "600"
+    assert int(config["defaults"]["max-revision-timeout-seconds"]) >= 600
+    assert config["defaults"]["container-concurrency"] == "8"
+    assert config["domain"] == {"example.com": ""}
+    assert config["features"]["kubernetes.podspec-tolerations"] == "enabled"
+    assert serving.get("spec.ingress.istio.enabled") is True
+    assert serving.get("spec.ingress.istio.knative-ingress-gateway.selector") == {
+        "istio": "ingressgateway"
+    }
+    assert serving.get("metadata.annotations")["pulumi.com/waitFor"] == "condition=Ready"
+
+
+def test_kserve_runs_serverless_behind_the_istio_gateway(local_graph: ResourceGraph) -> None:
+    values = _release(local_graph, "kserve").inputs["values"]["kserve"]["controller"]
+    assert values["deploymentMode"] == "Knative"
+    assert (
+        values["gateway"]["ingressGateway"]["gateway"] == "knative-serving/knative-ingress-gateway"
+    )
+    assert values["gateway"]["domain"] == "example.com"
+
+
+def test_inference_services_default_to_scale_to_zero(local_graph: ResourceGraph) -> None:
+    policy = local_graph.named("local-serving-kserve-min-replicas-policy")
+    spec = policy.inputs["spec"]
+    assert spec["matchConstraints"]["resourceRules"][0]["resources"] == ["inferenceservices"]
+    assert "!has(object.spec.predictor.minReplicas)" in spec["matchConditions"][0]["expression"]
+    assert "minReplicas: 0" in spec["mutations"][0]["applyConfiguration"]["expression"]
+    binding = local_graph.named("local-serving-kserve-min-replicas-binding")
+    assert binding.get("spec.policyName") == policy.get("metadata.name")
+
+
+def test_ingress_gateway_is_nodeport_on_kind(local_graph: ResourceGraph) -> None:
+    values = _release(local_graph, "istio-ingressgateway").inputs["values"]
+    assert values["service"]["type"] == "NodePort"
+
+
+def test_models_namespace_is_default_deny_with_platform_allowed(local_graph: ResourceGraph) -> None:
+    deny = local_graph.named("local-serving-kserve-models-default-deny")
+    assert deny.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    allow = local_graph.named("local-serving-kserve-models-allow-platform")
+    sources = allow.inputs["spec"]["ingress"][0]["from"]
+    allowed = {
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for s in sources
+        if "namespaceSelector" in s
+    }
+    assert allowed == {"istio-system", "knative-serving", "monitoring"}
+
+
+def test_monitors_cover_knative_kserve_and_istio(local_graph: ResourceGraph) -> None:
+    monitors = {
+        r.get("metadata.name")
+        for r in local_graph
+        if r.type.endswith((":ServiceMonitor", ":PodMonitor"))
+    }
+    assert {
+        "knative-activator",
+        "knative-autoscaler",
+        "kserve-controller",
+        "istiod",
+        "istio-envoy",
+    } <= monitors
+    serving = _cr(local_graph, "KnativeServing", "knative-serving")
+    assert serving.get("spec.config.observability.metrics-protocol") == "prometheus"
+
+
+def _variant(**overrides: Any) -> dict[str, Any]:
+    config = {
+        "gpuplane:cloud": "existing",
+        "gpuplane:existing": {"context": "kind-gpuplane"},
+    }
+    config.update({f"gpuplane:{k}": v for k, v in overrides.items()})
+    return config
+
+
+def test_monitoring_can_be_turned_off(plan_mapping: Any) -> None:
+    graph = plan_mapping(_variant(serving={"monitoring": False}))
+    assert [r for r in graph.by_type(RELEASE) if r.inputs["name"] == "kube-prometheus-stack"] == []
+    assert not [r for r in graph if r.type.endswith((":ServiceMonitor", ":PodMonitor"))]
+    assert "grafanaAdminPassword" not in graph.outputs
+
+
+def test_acme_issuer_only_with_an_email(plan_mapping: Any, local_graph: ResourceGraph) -> None:
+    assert not [r for r in local_graph if r.get("metadata.name") == "gpuplane-letsencrypt"]
+    graph = plan_mapping(
+        _variant(serving={"acmeEmail": "ops@example.com", "domain": "ml.example.org"})
+    )
+    acme = _cr(graph, "ClusterIssuer", "gpuplane-letsencrypt")
+    assert acme.get("spec.acme.email") == "ops@example.com"
+    assert depends_on(graph, acme, _release(graph, "cert-manager"))
+    serving = _cr(graph, "KnativeServing", "knative-serving")
+    assert serving.get("spec.config.domain") == {"ml.example.org": ""}
+
+
+def test_gpu_pools_get_a_runtime_that_tolerates_and_selects_them(plan_mapping: Any) -> None:
+    graph = plan_mapping(
+        _variant(gpuPools=[{"name": "l4", "labels": {"nvidia.com/gpu.product": "NVIDIA-L4"}}])
+    )
+    runtime = _cr(graph, "ClusterServingRuntime", "gpuplane-huggingface-gpu")
+    assert any(t["key"] == GPU_RESOURCE for t in runtime.get("spec.tolerations"))
+    terms = runtime.get("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"] == [
+        {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}
+    ]
+    assert runtime.get("spec.containers")[0]["resources"]["limits"][GPU_RESOURCE] == "1"
+    assert depends_on(graph, runtime, _release(graph, "kserve"))
+    validate_custom_resource(_k8s_object(runtime))
+
+
+def test_load_balancer_clusters_get_a_load_balancer_gateway(plan_mapping: Any) -> None:
+    graph = plan_mapping(_variant(existing={"context": "eks", "loadBalancer": True}))
+    assert (
+        _release(graph, "istio-ingressgateway").inputs["values"]["service"]["type"]
+        == "LoadBalancer"
+    )
+
+
+def test_older_clusters_skip_the_admission_policy(plan_mapping: Any) -> None:
+    graph = plan_mapping(_variant(cluster={"kubernetesVersion": "1.35"}))
+    assert not [r for r in graph if r.type.endswith(":MutatingAdmissionPolicy")]

@@ -1,0 +1,124 @@
+"""The upstream oracle: chart values and CRD schemas read in place from ../shared/upstream.
+
+Nothing here is copied into the repository; tests read it beside the repo.
+"""
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.versions import CHARTS, Chart
+
+UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
+
+# Istio 1.27 charts keep their real defaults under this key.
+_ISTIO_DEFAULTS = "_internal_defaults_do_not_set"
+
+# Values subtrees that are a documented open API rather than chart keys, so any
+# key below them is legitimate. Each names where upstream says so.
+OPEN_SUBTREES: dict[str, set[tuple[str, ...]]] = {
+    # istiod values.yaml: "meshConfig defines runtime configuration ... See
+    # https://istio.io/docs/reference/config/istio.mesh.v1alpha1/ for all available options"
+    "istiod": {("meshConfig",)},
+}
+
+
+def chart_dir(chart: Chart) -> Path:
+    return UPSTREAM / "charts" / chart.chart / chart.version
+
+
+def chart_for_reference(reference: str, version: str) -> tuple[str, Chart]:
+    """The versions.py entry a release's chart reference and version belong to."""
+    for key, chart in CHARTS.items():
+        if chart.reference == reference and chart.version == version:
+            return key, chart
+    raise KeyError(f"{reference}@{version} is not in components/versions.py")
+
+
+@cache
+def upstream_values(chart: Chart) -> dict[str, Any]:
+    return yaml.safe_load((chart_dir(chart) / "values.yaml").read_text()) or {}
+
+
+def values_schema(chart: Chart) -> dict[str, Any] | None:
+    path = chart_dir(chart) / "values.schema.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def leaf_paths(values: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every key path set in a values tree (dict leaves and non-dict values)."""
+    if isinstance(values, dict) and values:
+        for key, value in values.items():
+            yield from leaf_paths(value, (*prefix, str(key)))
+    elif prefix:
+        yield prefix
+
+
+def missing_upstream(chart_key: str, chart: Chart, values: dict[str, Any]) -> list[str]:
+    """Value paths we set that the chart's upstream values.yaml does not have."""
+    upstream = upstream_values(chart)
+    roots = [upstream] + ([upstream[_ISTIO_DEFAULTS]] if _ISTIO_DEFAULTS in upstream else [])
+    missing = []
+    for path in leaf_paths(values):
+        if any(path[: len(open_)] == open_ for open_ in OPEN_SUBTREES.get(chart_key, ())):
+            continue
+        if not any(_has_path(root, path) for root in roots):
+            missing.append(".".join(path))
+    return missing
+
+
+def _has_path(tree: Any, path: tuple[str, ...]) -> bool:
+    node = tree
+    for key in path:
+        if isinstance(node, dict) and not node and key:
+            return True  # an empty map upstream is free-form (labels, annotations)
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+@cache
+def crd_schema(api_version: str, kind: str) -> dict[str, Any]:
+    group, version = api_version.split("/")
+    path = UPSTREAM / "crds" / group / f"{kind}_{version}.json"
+    return json.loads(path.read_text())
+
+
+def closed(schema: Any) -> Any:
+    """A CRD schema where unknown fields fail instead of passing.
+
+    The API server prunes fields a structural schema does not declare, so a
+    misspelt field is silently dropped; an oracle must refuse it instead.
+    """
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) for k, v in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def validate_custom_resource(obj: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError unless `obj` fits its upstream CRD schema."""
+    import jsonschema
+
+    schema = closed(crd_schema(obj["apiVersion"], obj["kind"]))
+    # Some CRDs (Istio's) leave the object envelope to the API server.
+    envelope = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+    }
+    schema["properties"] = {**envelope, **schema.get("properties", {})}
+    jsonschema.Draft7Validator(schema).validate(obj)
