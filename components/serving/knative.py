@@ -12,8 +12,25 @@ from components.versions import KNATIVE_SERVING
 
 OPERATOR_NAMESPACE = "knative-operator"
 NAMESPACE = "knative-serving"
-# Pods the API server calls directly: no sidecar, or STRICT mTLS would refuse the call.
-WEBHOOKS = ("webhook", "net-istio-webhook", "domainmapping-webhook")
+# Only the activator (which proxies to revisions) and the autoscaler (which scrapes
+# queue-proxies) must talk to STRICT-mTLS pods: they join the mesh. The API server
+# calls the webhooks directly, so they, and the controllers, stay out of it.
+OUT_OF_MESH = (
+    "controller",
+    "webhook",
+    "net-istio-controller",
+    "net-istio-webhook",
+    "domain-mapping",
+    "domainmapping-webhook",
+)
+IN_MESH = ("activator", "autoscaler")
+# Prometheus is outside the mesh: Istio merges these pods' metrics into the
+# sidecar's plain-text endpoint (meshConfig.enablePrometheusMerge).
+MERGED_METRICS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": "9090",
+    "prometheus.io/path": "/metrics",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,8 +144,11 @@ class Knative(pulumi.ComponentResource):
                 },
                 "config": serving_config(args.settings, args.domain),
                 "workloads": [
-                    {"name": w, "annotations": {"sidecar.istio.io/inject": "false"}}
-                    for w in WEBHOOKS
+                    *(
+                        {"name": w, "annotations": {"sidecar.istio.io/inject": "false"}}
+                        for w in OUT_OF_MESH
+                    ),
+                    *({"name": w, "annotations": dict(MERGED_METRICS)} for w in IN_MESH),
                 ],
             },
             depends_on=[self.operator, serving_ns, *args.after_istio],

@@ -44,7 +44,8 @@ def monitor_targets() -> list[Target]:
                 },
             ),
         )
-        for app in ("activator", "autoscaler", "controller", "webhook")
+        # The activator and autoscaler are in the mesh: scraped through istio-mesh.
+        for app in ("controller", "webhook")
     ]
     return [
         *knative,
@@ -72,8 +73,11 @@ def monitor_targets() -> list[Target]:
             selector={"matchLabels": {"istio": "pilot"}},
             endpoints=({"port": "http-monitoring", "interval": "30s"},),
         ),
+        # Istio's own recipe (samples/addons/extras/prometheus-operator.yaml): every
+        # sidecar's merged endpoint, Envoy's stats plus the app's, in plain text,
+        # which STRICT mTLS leaves reachable for a Prometheus outside the mesh.
         Target(
-            name="istio-envoy",
+            name="istio-mesh",
             kind="PodMonitor",
             namespaces=(),  # every namespace
             selector={
@@ -82,14 +86,29 @@ def monitor_targets() -> list[Target]:
             endpoints=(
                 {
                     "path": "/stats/prometheus",
-                    "portNumber": 15090,
                     "interval": "30s",
                     "relabelings": [
                         {
                             "action": "keep",
                             "sourceLabels": ["__meta_kubernetes_pod_container_name"],
                             "regex": "istio-proxy",
-                        }
+                        },
+                        {
+                            "action": "keep",
+                            "sourceLabels": [
+                                "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape"
+                            ],
+                        },
+                        {
+                            "action": "replace",
+                            "sourceLabels": [
+                                "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                                "__meta_kubernetes_pod_ip",
+                            ],
+                            "regex": r"(\d+);((([0-9]+?)(\.|$)){4})",
+                            "replacement": "$2:$1",
+                            "targetLabel": "__address__",
+                        },
                     ],
                 },
             ),

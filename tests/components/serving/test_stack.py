@@ -93,7 +93,7 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
         ("PeerAuthentication/default", "istiod"),
         ("ClusterIssuer/gpuplane-selfsigned", "cert-manager"),
         ("ServiceMonitor/istiod", "kube-prometheus-stack"),
-        ("PodMonitor/istio-envoy", "kube-prometheus-stack"),
+        ("PodMonitor/istio-mesh", "kube-prometheus-stack"),
         # The gateway's pods are injected by istiod.
         ("istio-ingressgateway", "istiod"),
         ("istiod", "istio-base"),
@@ -194,7 +194,7 @@ def test_every_custom_resource_validates_against_its_crd(local_graph: ResourceGr
         and r.type != RELEASE
         and not r.type.startswith(CORE_PREFIXES)
     ]
-    assert len(custom) >= 10
+    assert len(custom) >= 9
     for resource in custom:
         validate_custom_resource(_k8s_object(resource))
 
@@ -349,14 +349,18 @@ def test_monitors_cover_knative_kserve_and_istio(local_graph: ResourceGraph) -> 
         if r.type.endswith((":ServiceMonitor", ":PodMonitor"))
     }
     assert {
-        "knative-activator",
-        "knative-autoscaler",
+        "knative-controller",
+        "knative-webhook",
         "kserve-controller",
         "istiod",
-        "istio-envoy",
-    } <= monitors
+        "istio-mesh",
+    } <= (monitors)
     serving = _cr(local_graph, "KnativeServing", "knative-serving")
     assert serving.get("spec.config.observability.metrics-protocol") == "prometheus"
+    # In-mesh Knative pods are scraped through Istio's merged, plain-text endpoint.
+    workloads = {w["name"]: w["annotations"] for w in serving.get("spec.workloads")}
+    assert workloads["activator"]["prometheus.io/scrape"] == "true"
+    assert workloads["webhook"]["sidecar.istio.io/inject"] == "false"
 
 
 def _variant(**overrides: Any) -> dict[str, Any]:
