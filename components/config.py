@@ -315,33 +315,33 @@ def key_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The camelCase keys the model accepts at `loc`, for unknown-key messages."""
-    model: Any = PlatformConfig
+def _field(model: type[BaseModel], alias: Any) -> Any:
+    return next((f for f in model.model_fields.values() if f.alias == alias), None)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model at a key path (list indices skipped), or None."""
+    model: type[BaseModel] | None = PlatformConfig
     for part in loc:
         if isinstance(part, int):
             continue
-        field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        if field is None:
-            return []
-        model = _model_of(field.annotation)
-        if model is None:
-            return []
+        field = _field(model, part) if model is not None else None
+        model = _model_of(field.annotation) if field is not None else None
+    return model
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The camelCase keys the model accepts at `loc`, for unknown-key messages."""
+    model = _model_at(loc)
+    if model is None:
+        return []
     return [f.alias for name, f in model.model_fields.items() if name != "location"]
 
 
 def _literal_choices(loc: tuple[Any, ...]) -> list[str]:
     """The allowed values of a Literal field at `loc`, if it is one."""
-    *parent, key = loc
-    model: Any = PlatformConfig
-    for part in parent:
-        if isinstance(part, int):
-            continue
-        field = next((f for f in model.model_fields.values() if f.alias == part), None)
-        model = _model_of(field.annotation) if field else None
-        if model is None:
-            return []
-    field = next((f for f in model.model_fields.values() if f.alias == key), None)
+    model = _model_at(loc[:-1])
+    field = _field(model, loc[-1]) if model is not None else None
     if field is None or get_origin(field.annotation) is not Literal:
         return []
     return [str(a) for a in get_args(field.annotation)]
