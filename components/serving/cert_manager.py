@@ -22,6 +22,8 @@ class CertManagerArgs:
     """Adds a Let's Encrypt ClusterIssuer (HTTP-01 through the Istio ingress) when set."""
     acme_server: str = LETSENCRYPT
     """ACME directory; point it at Let's Encrypt staging while testing."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Cluster resources that must exist first (node groups, CNI)."""
 
 
 class CertManager(pulumi.ComponentResource):
@@ -39,6 +41,7 @@ class CertManager(pulumi.ComponentResource):
             NAMESPACE,
             pod_security="restricted",
             injection=False,
+            depends_on=args.depends_on,
             parent=self,
             provider=args.provider,
         )
@@ -84,7 +87,9 @@ class CertManager(pulumi.ComponentResource):
                             "email": args.acme_email,
                             "server": args.acme_server,
                             "privateKeySecretRef": {"name": f"{ACME_ISSUER}-account"},
-                            "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}],
+                            # The class annotation Istio's ingress controller watches (no
+                            # IngressClass object is needed for it).
+                            "solvers": [{"http01": {"ingress": {"class": "istio"}}}],
                         }
                     },
                     **issuer_opts,

@@ -20,7 +20,7 @@ def namespace(
     name: str,
     *,
     pod_security: PodSecurity,
-    injection: bool,
+    injection: bool | None,
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource] = (),
@@ -28,15 +28,17 @@ def namespace(
     """A namespace created explicitly, with Pod Security and sidecar-injection labels.
 
     Pod Security enforces `pod_security` and always warns and audits at
-    `restricted`, so anything looser is visible.
+    `restricted`, so anything looser is visible. `injection` None leaves the
+    `istio-injection` label off, so pods opt in one by one (Istio's gateways).
     """
     labels = {
         "app.kubernetes.io/managed-by": "gpuplane",
         "pod-security.kubernetes.io/enforce": pod_security,
         "pod-security.kubernetes.io/warn": "restricted",
         "pod-security.kubernetes.io/audit": "restricted",
-        "istio-injection": "enabled" if injection else "disabled",
     }
+    if injection is not None:
+        labels["istio-injection"] = "enabled" if injection else "disabled"
     return k8s.core.v1.Namespace(
         resource_name,
         metadata={"name": name, "labels": labels},

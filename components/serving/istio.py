@@ -49,7 +49,9 @@ class Istio(pulumi.ComponentResource):
             f"{name}-ns",
             NAMESPACE,
             pod_security="baseline",
-            injection=False,
+            # No label: istiod's injector skips namespaces labelled disabled, and the
+            # gateway's pods (image "auto") must be injected from its gateway template.
+            injection=None,
             depends_on=args.depends_on,
             **common,
         )

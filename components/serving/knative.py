@@ -18,12 +18,12 @@ NAMESPACE = "knative-serving"
 OUT_OF_MESH = (
     "controller",
     "webhook",
+    "autoscaler-hpa",
     "net-istio-controller",
     "net-istio-webhook",
-    "domain-mapping",
-    "domainmapping-webhook",
 )
 IN_MESH = ("activator", "autoscaler")
+SKIP_TAG_RESOLVING = ("kind.local", "ko.local", "dev.local", "nvcr.io", "index.docker.io")
 # Prometheus is outside the mesh: Istio merges these pods' metrics into the
 # sidecar's plain-text endpoint (meshConfig.enablePrometheusMerge).
 MERGED_METRICS = {
@@ -64,8 +64,9 @@ def serving_config(settings: KnativeConfig, domain: str) -> dict[str, dict[str, 
         },
         "deployment": {
             "progress-deadline": f"{duration_seconds(settings.progress_deadline)}s",
-            # Skip digest resolution for registries that rate-limit or need auth.
-            "registries-skipping-tag-resolving": "nvcr.io,index.docker.io",
+            # Knative's defaults (images side-loaded into kind) plus registries that
+            # rate-limit or need auth for digest resolution.
+            "registries-skipping-tag-resolving": ",".join(SKIP_TAG_RESOLVING),
         },
         "defaults": {
             "revision-timeout-seconds": str(duration_seconds(settings.request_timeout)),
@@ -103,7 +104,8 @@ class Knative(pulumi.ComponentResource):
         operator_ns = namespace(
             f"{name}-operator-ns",
             OPERATOR_NAMESPACE,
-            pod_security="restricted",
+            # The operator chart sets no seccomp profile, which restricted requires.
+            pod_security="baseline",
             injection=False,
             depends_on=args.namespace_depends_on,
             **common,

@@ -168,48 +168,52 @@ class KServe(pulumi.ComponentResource):
         )
 
     def _min_replicas_policy(self, name: str, common: dict) -> None:
-        policy_name = "gpuplane-inferenceservice-defaults"
-        policy = k8s.admissionregistration.v1.MutatingAdmissionPolicy(
-            f"{name}-min-replicas-policy",
-            metadata={"name": policy_name},
-            spec={
-                "failurePolicy": "Fail",
-                "reinvocationPolicy": "Never",
-                "matchConstraints": {
-                    "resourceRules": [
+        # One policy per component: each only where that component is present and
+        # says nothing about minReplicas (KServe's reconciler would make it 1).
+        for component in ("predictor", "transformer", "explainer"):
+            policy_name = f"gpuplane-{component}-min-replicas"
+            policy = k8s.admissionregistration.v1.MutatingAdmissionPolicy(
+                f"{name}-{component}-min-replicas",
+                metadata={"name": policy_name},
+                spec={
+                    "failurePolicy": "Fail",
+                    "reinvocationPolicy": "Never",
+                    "matchConstraints": {
+                        "resourceRules": [
+                            {
+                                "apiGroups": ["serving.kserve.io"],
+                                "apiVersions": ["v1beta1"],
+                                "operations": ["CREATE"],
+                                "resources": ["inferenceservices"],
+                            }
+                        ]
+                    },
+                    "matchConditions": [
                         {
-                            "apiGroups": ["serving.kserve.io"],
-                            "apiVersions": ["v1beta1"],
-                            "operations": ["CREATE"],
-                            "resources": ["inferenceservices"],
-                        }
-                    ]
-                },
-                "matchConditions": [
-                    {
-                        "name": "min-replicas-unset",
-                        "expression": (
-                            "has(object.spec.predictor) && !has(object.spec.predictor.minReplicas)"
-                        ),
-                    }
-                ],
-                "mutations": [
-                    {
-                        "patchType": "ApplyConfiguration",
-                        "applyConfiguration": {
+                            "name": f"{component}-min-replicas-unset",
                             "expression": (
-                                "Object{spec: Object.spec{predictor: "
-                                "Object.spec.predictor{minReplicas: 0}}}"
-                            )
-                        },
-                    }
-                ],
-            },
-            opts=pulumi.ResourceOptions(depends_on=[self.crds], **common),
-        )
-        k8s.admissionregistration.v1.MutatingAdmissionPolicyBinding(
-            f"{name}-min-replicas-binding",
-            metadata={"name": policy_name},
-            spec={"policyName": policy_name},
-            opts=pulumi.ResourceOptions(depends_on=[policy], **common),
-        )
+                                f"has(object.spec.{component}) && "
+                                f"!has(object.spec.{component}.minReplicas)"
+                            ),
+                        }
+                    ],
+                    "mutations": [
+                        {
+                            "patchType": "ApplyConfiguration",
+                            "applyConfiguration": {
+                                "expression": (
+                                    f"Object{{spec: Object.spec{{{component}: "
+                                    f"Object.spec.{component}{{minReplicas: 0}}}}}}"
+                                )
+                            },
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(depends_on=[self.crds], **common),
+            )
+            k8s.admissionregistration.v1.MutatingAdmissionPolicyBinding(
+                f"{name}-{component}-min-replicas-binding",
+                metadata={"name": policy_name},
+                spec={"policyName": policy_name},
+                opts=pulumi.ResourceOptions(depends_on=[policy], **common),
+            )

@@ -163,8 +163,8 @@ class ServingStack(pulumi.ComponentResource):
         )
         self.cert_manager = CertManager(
             f"{name}-cert-manager",
-            CertManagerArgs(provider=provider, acme_email=settings.acme_email),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(ready)),
+            CertManagerArgs(provider=provider, acme_email=settings.acme_email, depends_on=ready),
+            opts=child,
         )
         self.knative = Knative(
             f"{name}-knative",

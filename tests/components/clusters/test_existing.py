@@ -1,6 +1,8 @@
 """The existing-cluster module: an explicit provider, pools selected by labels."""
 
-from typing import Any
+from typing import Any, cast
+
+import pytest
 
 from components.clusters.contract import GPU_RESOURCE, Cluster, GpuPool
 from components.clusters.existing import gpu_pool_from_labels
@@ -43,9 +45,14 @@ def test_pools_select_by_their_labels_and_tolerate_the_gpu_taint() -> None:
     assert pool.max_nodes is None  # capacity is managed outside gpuplane
 
 
-def test_cluster_contract_picks_the_ingress_service_type() -> None:
-    import pulumi_kubernetes as k8s
-
-    fields = Cluster.__dataclass_fields__
-    assert {"name", "provider", "kubeconfig", "gpu_pools", "load_balancer"} <= set(fields)
-    assert fields["provider"].type is k8s.Provider
+@pytest.mark.parametrize(
+    ("load_balancer", "service_type"), [(True, "LoadBalancer"), (False, "NodePort")]
+)
+def test_cluster_contract_picks_the_ingress_service_type(
+    load_balancer: bool, service_type: str
+) -> None:
+    provider = cast(Any, object())  # never used by the property
+    cluster = Cluster(
+        name="c", cloud="existing", provider=provider, kubeconfig=None, load_balancer=load_balancer
+    )
+    assert cluster.ingress_service_type == service_type

@@ -12,6 +12,7 @@ from components.clusters.contract import GPU_RESOURCE
 from gpuplane.graph import SECRET, Resource, ResourceGraph
 from tests.helpers import depends_on
 from tests.upstream import (
+    chart_dir,
     chart_for_reference,
     missing_upstream,
     validate_custom_resource,
@@ -131,10 +132,25 @@ def _find(graph: ResourceGraph, ref: str) -> Resource:
     return _release(graph, ref)
 
 
+# Which versions.py entry each release must come from, written out independently.
+RELEASE_CHARTS = {
+    "istio-base": "istio-base",
+    "istiod": "istiod",
+    "istio-ingressgateway": "istio-gateway",
+    "cert-manager": "cert-manager",
+    "knative-operator": "knative-operator",
+    "kserve-crd": "kserve-crd",
+    "kserve": "kserve",
+    "kserve-runtime-configs": "kserve-runtime-configs",
+    "kube-prometheus-stack": "kube-prometheus-stack",
+}
+
+
 def test_every_release_is_pinned_from_versions_py(local_graph: ResourceGraph) -> None:
     for resource in local_graph.by_type(RELEASE):
-        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
-        assert versions.CHARTS[key] == chart
+        chart = versions.CHARTS[RELEASE_CHARTS[resource.inputs["name"]]]
+        assert resource.inputs["chart"] == chart.reference
+        assert resource.inputs["version"] == chart.version
         if chart.is_oci:
             assert resource.inputs["chart"].startswith("oci://")
             assert "repositoryOpts" not in resource.inputs
@@ -247,18 +263,55 @@ def test_namespaces_carry_pod_security_and_injection_labels(local_graph: Resourc
         "monitoring",
     }
     for name, ns_labels in labels.items():
-        assert ns_labels["pod-security.kubernetes.io/enforce"] in {
-            "privileged",
-            "baseline",
-            "restricted",
-        }
         assert ns_labels["pod-security.kubernetes.io/warn"] == "restricted", name
+        assert ns_labels["pod-security.kubernetes.io/audit"] == "restricted", name
+    # istiod injects only where the label is absent or enabled: the gateway needs it.
+    assert "istio-injection" not in labels["istio-system"]
     assert labels["knative-serving"]["istio-injection"] == "enabled"
     assert labels["models"]["istio-injection"] == "enabled"
     # Webhook servers the API server calls directly stay out of the mesh.
     assert labels["kserve"]["istio-injection"] == "disabled"
     assert labels["cert-manager"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["kserve"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_restricted_namespaces_only_get_charts_that_set_seccomp(local_graph: ResourceGraph) -> None:
+    """Pod Security `restricted` refuses pods without a seccomp profile."""
+    enforce = {
+        r.get("metadata.name"): r.get("metadata.labels")["pod-security.kubernetes.io/enforce"]
+        for r in local_graph.by_type("kubernetes:core/v1:Namespace")
+    }
+    for resource in local_graph.by_type(RELEASE):
+        if enforce[resource.inputs["namespace"]] != "restricted":
+            continue
+        _, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
+        defaults = (chart_dir(chart) / "values.yaml").read_text()
+        # These two ship only CRDs and ClusterServingRuntimes: no pods.
+        runs_no_pods = chart.chart in {"kserve-crd", "kserve-runtime-configs"}
+        chart_sets_it = "RuntimeDefault" in defaults or runs_no_pods
+        assert chart_sets_it, f"{resource.inputs['name']} sets no seccomp profile"
+
+
+# Which release ships the CRDs of each API group the platform creates objects of.
+CRD_RELEASES = {
+    "cert-manager.io": "cert-manager",
+    "security.istio.io": "istio-base",
+    "networking.istio.io": "istio-base",
+    "operator.knative.dev": "knative-operator",
+    "serving.kserve.io": "kserve-crd",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+}
+
+
+def test_every_custom_resource_waits_for_its_crd(stack_graphs: dict[str, ResourceGraph]) -> None:
+    for graph in stack_graphs.values():
+        for resource in graph:
+            if resource.package != "kubernetes" or resource.is_provider:
+                continue
+            group = resource.type.split(":")[1].split("/")[0]
+            if group in CRD_RELEASES:
+                crd_release = _release(graph, CRD_RELEASES[group])
+                assert depends_on(graph, resource, crd_release), resource.urn
 
 
 def test_strict_mtls_is_mesh_wide(local_graph: ResourceGraph) -> None:
@@ -314,14 +367,22 @@ def test_kserve_runs_serverless_behind_the_istio_gateway(local_graph: ResourceGr
     assert values["gateway"]["domain"] == "example.com"
 
 
-def test_inference_services_default_to_scale_to_zero(local_graph: ResourceGraph) -> None:
-    policy = local_graph.named("local-serving-kserve-min-replicas-policy")
+@pytest.mark.parametrize("component", ["predictor", "transformer", "explainer"])
+def test_inference_services_default_to_scale_to_zero(
+    local_graph: ResourceGraph, component: str
+) -> None:
+    policy = local_graph.named(f"local-serving-kserve-{component}-min-replicas")
     spec = policy.inputs["spec"]
     assert spec["matchConstraints"]["resourceRules"][0]["resources"] == ["inferenceservices"]
-    assert "!has(object.spec.predictor.minReplicas)" in spec["matchConditions"][0]["expression"]
-    assert "minReplicas: 0" in spec["mutations"][0]["applyConfiguration"]["expression"]
-    binding = local_graph.named("local-serving-kserve-min-replicas-binding")
+    assert spec["matchConditions"][0]["expression"] == (
+        f"has(object.spec.{component}) && !has(object.spec.{component}.minReplicas)"
+    )
+    assert spec["mutations"][0]["applyConfiguration"]["expression"] == (
+        f"Object{{spec: Object.spec{{{component}: Object.spec.{component}{{minReplicas: 0}}}}}}"
+    )
+    binding = local_graph.named(f"local-serving-kserve-{component}-min-replicas-binding")
     assert binding.get("spec.policyName") == policy.get("metadata.name")
+    assert depends_on(local_graph, policy, _release(local_graph, "kserve-crd"))
 
 
 def test_ingress_gateway_is_nodeport_on_kind(local_graph: ResourceGraph) -> None:
@@ -361,6 +422,9 @@ def test_monitors_cover_knative_kserve_and_istio(local_graph: ResourceGraph) -> 
     workloads = {w["name"]: w["annotations"] for w in serving.get("spec.workloads")}
     assert workloads["activator"]["prometheus.io/scrape"] == "true"
     assert workloads["webhook"]["sidecar.istio.io/inject"] == "false"
+    assert workloads["autoscaler-hpa"]["sidecar.istio.io/inject"] == "false"
+    skipped = serving.get("spec.config.deployment.registries-skipping-tag-resolving").split(",")
+    assert {"kind.local", "ko.local", "dev.local"} <= set(skipped)  # Knative's own defaults
 
 
 def _variant(**overrides: Any) -> dict[str, Any]:
@@ -386,6 +450,7 @@ def test_acme_issuer_only_with_an_email(plan_mapping: Any, local_graph: Resource
     )
     acme = _cr(graph, "ClusterIssuer", "gpuplane-letsencrypt")
     assert acme.get("spec.acme.email") == "ops@example.com"
+    assert acme.get("spec.acme.solvers") == [{"http01": {"ingress": {"class": "istio"}}}]
     assert depends_on(graph, acme, _release(graph, "cert-manager"))
     serving = _cr(graph, "KnativeServing", "knative-serving")
     assert serving.get("spec.config.domain") == {"ml.example.org": ""}
