@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components import gpus, versions
@@ -46,8 +54,30 @@ _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
 _LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
-# Labels gpuplane itself puts on GPU nodes; users may not set them.
-RESERVED_LABEL_PREFIXES = ("gpuplane.dev/", "kubernetes.io/", "k8s.io/", "karpenter.")
+# Label domains a pool may not put on nodes: gpuplane's own, the kubelet's
+# (NodeRestriction refuses kubernetes.io and k8s.io self-labels) and Karpenter's.
+RESERVED_LABEL_DOMAINS = (
+    "gpuplane.dev",
+    "kubernetes.io",
+    "k8s.io",
+    "karpenter.sh",
+    "karpenter.k8s.aws",
+)
+# Public CIDRs wider than this (per family) are refused: together, a few such
+# blocks cover the internet (0.0.0.0/1 + 128.0.0.0/1).
+MIN_PUBLIC_PREFIX = {4: 8, 6: 32}
+MIN_PROGRESS_DEADLINE = 600
+
+
+def reserved_label_domain(key: str) -> str | None:
+    """The reserved domain a label key falls under, or None."""
+    if "/" not in key:
+        return None
+    domain = key.split("/")[0]
+    for reserved in RESERVED_LABEL_DOMAINS:
+        if domain == reserved or domain.endswith("." + reserved):
+            return reserved
+    return None
 
 
 class ConfigError(pulumi.RunError):
@@ -82,9 +112,9 @@ def _check_duration(value: str) -> str:
 class EndpointConfig(_Model):
     """How the Kubernetes API server is reached."""
 
-    private_access: bool = True
+    private_access: StrictBool = True
     """Private endpoint inside the VPC (default on)."""
-    public_access: bool = True
+    public_access: StrictBool = True
     """Public endpoint, restricted to `publicAccessCidrs` (default on, so a laptop or CI
     can install the charts; prod stacks may turn it off)."""
     public_access_cidrs: tuple[str, ...] = ()
@@ -105,6 +135,11 @@ class EndpointConfig(_Model):
                     f"{cidr} opens the API server to the whole internet; list the "
                     "narrow CIDRs of your office, VPN or CI runners instead"
                 )
+            if network.prefixlen < MIN_PUBLIC_PREFIX[network.version]:
+                raise ValueError(
+                    f"{cidr} is wider than /{MIN_PUBLIC_PREFIX[network.version]}; list the "
+                    "narrow CIDRs of your office, VPN or CI runners instead"
+                )
         return cidrs
 
 
@@ -117,7 +152,7 @@ class ClusterConfig(_Model):
     """Kubernetes minor version, `1.NN`: the one to create, or the one an existing
     cluster runs (it decides which APIs the platform may use)."""
     endpoint: EndpointConfig = EndpointConfig()
-    protect: bool | None = None
+    protect: StrictBool | None = None
     """Protect stateful cloud resources from deletion (default: on in prod, off in dev)."""
 
     @field_validator("name")
@@ -149,15 +184,15 @@ class SystemPoolConfig(_Model):
 
     instance_type: str | None = None
     """Machine type (default: m6i.large, e2-standard-4 or Standard_D4s_v5 by cloud)."""
-    min_nodes: int = Field(2, ge=1, le=100)
-    max_nodes: int = Field(3, ge=1, le=100)
+    min_nodes: StrictInt = Field(2, ge=1, le=100)
+    max_nodes: StrictInt = Field(3, ge=1, le=100)
 
 
 class SharingConfig(_Model):
     """How several pods share one GPU."""
 
     strategy: Literal["none", "time-slicing", "mps"] = "none"
-    replicas: int | None = Field(None, ge=2, le=48)
+    replicas: StrictInt | None = Field(None, ge=2, le=48)
     """Pods per physical GPU; required unless strategy is none."""
 
 
@@ -170,10 +205,10 @@ class GpuPoolConfig(_Model):
     accelerator: str | None = None
     """GPU id such as nvidia-l4; required only where the machine type does not imply it
     (GCP N1), otherwise inferred and checked."""
-    accelerator_count: int | None = Field(None, ge=1, le=16)
-    min_nodes: int = Field(0, ge=0, le=1000)
-    max_nodes: int = Field(1, ge=1, le=1000)
-    spot: bool | None = None
+    accelerator_count: StrictInt | None = Field(None, ge=1, le=16)
+    min_nodes: StrictInt = Field(0, ge=0, le=1000)
+    max_nodes: StrictInt = Field(1, ge=1, le=1000)
+    spot: StrictBool | None = None
     """Spot/preemptible capacity (default: on in dev, off in prod)."""
     labels: dict[str, str] = {}
     """Extra node labels; on `existing` clusters, the labels that select the pool's nodes."""
@@ -195,13 +230,6 @@ class GpuPoolConfig(_Model):
         for key, value in labels.items():
             if not _LABEL_KEY.match(key):
                 raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
-            if key.split("/")[0].endswith(RESERVED_LABEL_PREFIXES) or key.startswith(
-                RESERVED_LABEL_PREFIXES
-            ):
-                raise ValueError(
-                    f"label key {key!r} uses a reserved prefix "
-                    f"({', '.join(RESERVED_LABEL_PREFIXES)}); gpuplane or the kubelet sets those"
-                )
             if not _LABEL_VALUE.match(value):
                 raise ValueError(f"label value {value!r} for {key!r} is not a valid label value")
         return labels
@@ -214,21 +242,21 @@ class ExistingConfig(_Model):
     """The kubeconfig context to use (required: nothing lands on whatever is current)."""
     kubeconfig: str | None = None
     """Path to, or content of, a kubeconfig (default: $KUBECONFIG or ~/.kube/config)."""
-    load_balancer: bool = False
+    load_balancer: StrictBool = False
     """Whether a LoadBalancer Service gets an external address (false on kind)."""
 
 
 class KnativeConfig(_Model):
     """Knative autoscaling tuned for GPU serving (../shared/REFERENCE.md section 2)."""
 
-    scale_to_zero: bool = True
+    scale_to_zero: StrictBool = True
     scale_down_delay: str = "10m"
     """Keep an idle revision this long before scaling down (a GPU cold start costs minutes)."""
     scale_to_zero_grace_period: str = "30s"
     progress_deadline: str = "30m"
     """Above the worst cold start: GPU node + image pull + model load."""
     request_timeout: str = "600s"
-    container_concurrency: int = Field(8, ge=0, le=1000)
+    container_concurrency: StrictInt = Field(8, ge=0, le=1000)
     """Hard per-pod concurrency; set it to the inference engine's batch capacity."""
 
     @field_validator(
@@ -242,7 +270,7 @@ class KnativeConfig(_Model):
 class ServingConfig(_Model):
     """The serving stack installed on the cluster."""
 
-    monitoring: bool = True
+    monitoring: StrictBool = True
     """kube-prometheus-stack with monitors for Knative, KServe and Istio."""
     domain: str | None = None
     """DNS domain for InferenceService URLs (default: Knative's cluster-local domain)."""
@@ -420,10 +448,20 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
     for key, value in (
         ("requestTimeout", knative.request_timeout),
         ("scaleToZeroGracePeriod", knative.scale_to_zero_grace_period),
-        ("progressDeadline", knative.progress_deadline),
     ):
         if duration_seconds(value) == 0:
             problems.append(f"gpuplane:serving.knative.{key}: must be above 0s, given {value}")
+    if duration_seconds(knative.progress_deadline) < MIN_PROGRESS_DEADLINE:
+        problems.append(
+            "gpuplane:serving.knative.progressDeadline: at least 10m (Knative's own default), "
+            "and above the worst GPU cold start (node + image + model), given "
+            f"{knative.progress_deadline}"
+        )
+    if cfg.serving.acme_email is not None and cfg.serving.domain is None:
+        problems.append(
+            "gpuplane:serving.acmeEmail: needs gpuplane:serving.domain, a domain you own whose "
+            "DNS points at the ingress gateway (no certificate can be issued for example.com)"
+        )
 
     if managed:
         if "existing" in fields_set:
@@ -433,6 +471,11 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 "gpuplane:cluster.endpoint.publicAccessCidrs: required while publicAccess is "
                 "true: list the CIDRs allowed to reach the API server (0.0.0.0/0 is refused), "
                 "or set publicAccess: false"
+            )
+        if not endpoint.public_access and endpoint.public_access_cidrs:
+            problems.append(
+                "gpuplane:cluster.endpoint.publicAccessCidrs: has no effect while publicAccess "
+                "is false; remove it or turn publicAccess on"
             )
         if not endpoint.public_access and not endpoint.private_access:
             problems.append(
@@ -488,6 +531,13 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             )
         if managed:
             problems.extend(_check_machine_types(cfg.cloud, where, pool))
+            for key in pool.labels:
+                reserved = reserved_label_domain(key)
+                if reserved is not None:
+                    problems.append(
+                        f"{where}.labels: {key!r} is under the reserved domain {reserved} "
+                        "(gpuplane, the kubelet or Karpenter sets those); use your own prefix"
+                    )
         else:
             problems.extend(_check_existing_pool(where, pool))
     return problems
@@ -505,7 +555,7 @@ def _check_existing_pool(where: str, pool: GpuPoolConfig) -> list[str]:
             f"{where}.labels: required for gpuplane:cloud existing: the node labels that "
             "select this pool's GPU nodes"
         )
-    for alias in ("instanceTypes", "minNodes", "maxNodes", "spot"):
+    for alias in ("instanceTypes", "minNodes", "maxNodes", "spot", "sharing"):
         if _alias_set(pool, alias):
             problems.append(
                 f"{where}.{alias}: has no effect for gpuplane:cloud existing (its capacity is "

@@ -62,6 +62,14 @@ def _struct(message: Any) -> dict[str, Any]:
     return graph_value(json_format.MessageToDict(message)) if message is not None else {}
 
 
+def _timeouts(request: Any) -> dict[str, str]:
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    found = {"create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}
+    return {key: value for key, value in found.items() if value}
+
+
 def _provider_urn(reference: str) -> str | None:
     """`urn:...::name::id` -> `urn:...::name`."""
     return reference.rsplit("::", 1)[0] if reference else None
@@ -120,6 +128,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=request.retainOnDelete,
             replace_on_changes=tuple(request.replaceOnChanges),
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            custom_timeouts=_timeouts(request),
+            deleted_with=request.deletedWith or None,
         )
         if (
             resource.custom
@@ -153,7 +163,8 @@ def run_program(
     disabled_default_providers: Iterable[str] = ("kubernetes",),
 ) -> ResourceGraph:
     """Run `program` under mocks as stack `stack` and return what it registered."""
-    mocks = OfflineMocks()
+    disabled_default_providers = tuple(disabled_default_providers)
+    mocks = OfflineMocks(disabled_default_providers)
     monitor = RecordingMonitor(mocks, disabled_default_providers, project=project, stack=stack)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -165,9 +176,13 @@ def run_program(
         # the Python language host does, so its exports reach the stack outputs.
         runtime_settings.ROOT.set(None)
         loop.run_until_complete(run_in_stack(program))
-    except Exception:
+    except Exception as exc:
         if not mocks.unknown_invokes:
             raise
+        # The missing mock is the cause to report; keep what the program raised too.
+        failure: Exception | None = exc
+    else:
+        failure = None
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
@@ -179,9 +194,10 @@ def run_program(
             "invokes with no offline mock: "
             + ", ".join(sorted(set(mocks.unknown_invokes)))
             + " (add them to gpuplane/mocks.py INVOKES)"
-        )
-    if monitor.errors:
-        raise EngineError("; ".join(monitor.errors))
+        ) from failure
+    errors = monitor.errors + mocks.errors
+    if errors:
+        raise EngineError("; ".join(errors))
     return ResourceGraph(
         project=project, stack=stack, resources=monitor.recorded, outputs=monitor.stack_outputs
     )

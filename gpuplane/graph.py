@@ -41,6 +41,8 @@ class Resource:
     retain_on_delete: bool = False
     replace_on_changes: tuple[str, ...] = ()
     additional_secret_outputs: tuple[str, ...] = ()
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    deleted_with: str | None = None
 
     @property
     def is_component(self) -> bool:
@@ -84,6 +86,8 @@ class Resource:
             "retainOnDelete": self.retain_on_delete,
             "replaceOnChanges": list(self.replace_on_changes),
             "additionalSecretOutputs": list(self.additional_secret_outputs),
+            "customTimeouts": dict(self.custom_timeouts),
+            "deletedWith": self.deleted_with,
         }
 
     @classmethod
@@ -108,6 +112,8 @@ class Resource:
                 retain_on_delete=bool(data.get("retainOnDelete", False)),
                 replace_on_changes=tuple(data.get("replaceOnChanges", ())),
                 additional_secret_outputs=tuple(data.get("additionalSecretOutputs", ())),
+                custom_timeouts=dict(data.get("customTimeouts", {})),
+                deleted_with=data.get("deletedWith"),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise GraphFormatError(f"resource entry is missing or mistypes {exc}") from None

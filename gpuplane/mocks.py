@@ -45,8 +45,10 @@ INVOKES: dict[str, InvokeModel] = {}
 class OfflineMocks(pulumi_mocks.Mocks):
     """Pulumi mocks with deterministic ids and the models above."""
 
-    def __init__(self) -> None:
+    def __init__(self, disabled_default_providers: tuple[str, ...] = ()) -> None:
+        self.disabled = set(disabled_default_providers)
         self.unknown_invokes: list[str] = []
+        self.errors: list[str] = []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
@@ -57,11 +59,17 @@ class OfflineMocks(pulumi_mocks.Mocks):
             return "", state
         return f"{args.name}-{stable_hex(args.typ, args.name)}", state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
+        package = args.token.split(":")[0]
+        if package in self.disabled and not args.provider:
+            self.errors.append(
+                f"invoke {args.token} uses the default {package} provider, which Pulumi.yaml "
+                "disables (pulumi:disable-default-providers): pass the provider"
+            )
         model = INVOKES.get(args.token)
         if model is None:
             self.unknown_invokes.append(args.token)
             raise UnknownInvokeError(
                 f"invoke {args.token} has no offline mock; add one to gpuplane/mocks.py INVOKES"
             )
-        return model(args.args), None
+        return model(args.args), []

@@ -134,7 +134,72 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         _aws(gpuPools=[_pool(labels={"kubernetes.io/role": "gpu"})]),
         AWS_LOCATION,
         "gpuplane:gpuPools[0].labels",
-        "reserved prefix",
+        "reserved domain kubernetes.io",
+    ),
+    (
+        _aws(gpuPools=[_pool(labels={"node-role.kubernetes.io/gpu": ""})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].labels",
+        "reserved domain kubernetes.io",
+    ),
+    (
+        _aws(gpuPools=[_pool(labels={"team.gpuplane.dev/owner": "ml"})]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].labels",
+        "reserved domain gpuplane.dev",
+    ),
+    (
+        _aws(cluster={"endpoint": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "wider than /8",
+    ),
+    (
+        _aws(
+            cluster={"endpoint": {"publicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"]}}
+        ),
+        AWS_LOCATION,
+        "gpuplane:cluster.endpoint.publicAccessCidrs",
+        "has no effect while publicAccess is false",
+    ),
+    (
+        {
+            **EXISTING,
+            "gpuPools": [{"name": "l4", "labels": {"gpu": "l4"}, "sharing": {"strategy": "none"}}],
+        },
+        {},
+        "gpuplane:gpuPools[0].sharing",
+        "has no effect for gpuplane:cloud existing",
+    ),
+    (
+        {**EXISTING, "serving": {"acmeEmail": "ops@example.com"}},
+        {},
+        "gpuplane:serving.acmeEmail",
+        "needs gpuplane:serving.domain",
+    ),
+    (
+        {**EXISTING, "serving": {"knative": {"progressDeadline": "1s"}}},
+        {},
+        "gpuplane:serving.knative.progressDeadline",
+        "at least 10m",
+    ),
+    (
+        {**EXISTING, "serving": {"knative": {"requestTimeout": "20m"}}},
+        {},
+        "gpuplane:serving.knative.requestTimeout",
+        "at most 600s",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": "yes"}},
+        {},
+        "gpuplane:serving.monitoring",
+        "valid boolean",
+    ),
+    (
+        _aws(gpuPools=[_pool(maxNodes="3")]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].maxNodes",
+        "valid integer",
     ),
     (
         _aws(gpuPools=[_pool(labels={"team": "not ok!"})]),
@@ -310,6 +375,14 @@ def test_load_config_reads_pulumi_wire_strings() -> None:
     assert cfg.location.region == "eu-west-1"
     assert cfg.gpu_pools[0].max_nodes == 4
     assert cfg.cluster.endpoint.public_access_cidrs == ("198.51.100.0/24",)
+
+
+def test_existing_selectors_may_use_kubernetes_labels() -> None:
+    """On an existing cluster, labels select nodes; kubelet-set labels are fair game."""
+    cfg = parse_config(
+        {**EXISTING, "gpuPools": [{"name": "l4", "labels": {"kubernetes.io/arch": "amd64"}}]}
+    )
+    assert cfg.gpu_pools[0].labels == {"kubernetes.io/arch": "amd64"}
 
 
 def test_existing_cluster_config_is_minimal() -> None:

@@ -167,3 +167,46 @@ def _ns(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _existing_pool() -> dict[str, Any]:
     return {"name": "l4", "labels": {"nvidia.com/gpu.product": "NVIDIA-L4"}}
+
+
+def test_invokes_on_a_disabled_default_provider_are_refused() -> None:
+    from gpuplane import mocks
+
+    def program() -> None:
+        pulumi.runtime.invoke("kubernetes:helm:template", {})
+
+    # Known to the mocks, so only the missing provider is at fault.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(mocks.INVOKES, "kubernetes:helm:template", lambda args: {"result": []})
+        with pytest.raises(EngineError, match="invoke kubernetes:helm:template uses the default"):
+            run_program(program, project="gpuplane", stack="t")
+
+
+def test_custom_timeouts_and_deleted_with_are_recorded() -> None:
+    def program() -> None:
+        provider = k8s.Provider("p", context="c")
+        ns = k8s.core.v1.Namespace("ns", opts=pulumi.ResourceOptions(provider=provider))
+        k8s.core.v1.ConfigMap(
+            "cm",
+            metadata={"namespace": "x"},
+            opts=pulumi.ResourceOptions(
+                provider=provider,
+                custom_timeouts=pulumi.CustomTimeouts(create="30m"),
+                deleted_with=ns,
+            ),
+        )
+
+    graph = run_program(program, project="gpuplane", stack="t")
+    config_map = graph.named("cm")
+    assert config_map.custom_timeouts == {"create": "30m"}
+    assert config_map.deleted_with == graph.named("ns").urn
+    assert graph.named("ns").custom_timeouts == {}
+
+
+def test_the_programs_own_error_is_kept_behind_a_missing_mock() -> None:
+    def program() -> None:
+        pulumi.runtime.invoke("gpuplane:test/nothing:nothing", {})
+
+    with pytest.raises(EngineError) as caught:
+        run_program(program, project="gpuplane", stack="t")
+    assert caught.value.__cause__ is not None
