@@ -8,6 +8,7 @@ import pulumi
 from components.clusters.contract import Cluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
 from components.config import ConfigError, PlatformConfig
+from components.serving.kserve import MODELS_NAMESPACE
 from components.serving.stack import ServingStack, ServingStackArgs
 from components.versions import MUTATING_ADMISSION_POLICY_MINOR
 
@@ -72,8 +73,8 @@ def build_platform(config: PlatformConfig) -> Platform:
         outputs["kubeContext"] = config.existing.context
     if cluster.kubeconfig is not None:
         outputs["kubeconfig"] = pulumi.Output.secret(cluster.kubeconfig)
-    outputs["servingDomain"] = config.serving.domain or "example.com"
-    outputs["modelsNamespace"] = "models"
+    outputs["servingDomain"] = serving.domain
+    outputs["modelsNamespace"] = MODELS_NAMESPACE
     if serving.monitoring is not None:
         outputs["grafanaAdminPassword"] = serving.monitoring.grafana_password
     return Platform(cluster=cluster, serving=serving, outputs=outputs)

@@ -43,7 +43,8 @@ class KnativeArgs:
     """The domain InferenceService hostnames are made under."""
     after_istio: tuple[pulumi.Resource, ...]
     """Istio's CRDs and validation webhook: the operator creates Istio Gateways."""
-    namespace_depends_on: tuple[pulumi.Resource, ...] = ()
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Cluster resources that must exist first (node groups, CNI)."""
 
 
 def serving_config(settings: KnativeConfig, domain: str) -> dict[str, dict[str, str]]:
@@ -107,7 +108,7 @@ class Knative(pulumi.ComponentResource):
             # The operator chart sets no seccomp profile, which restricted requires.
             pod_security="baseline",
             injection=False,
-            depends_on=args.namespace_depends_on,
+            depends_on=args.depends_on,
             **common,
         )
         # Ships the KnativeServing CRD as a template: the CR depends on this release.
@@ -126,7 +127,7 @@ class Knative(pulumi.ComponentResource):
             # them; istio-init needs NET_ADMIN, which baseline forbids.
             pod_security="privileged",
             injection=True,
-            depends_on=args.namespace_depends_on,
+            depends_on=args.depends_on,
             **common,
         )
         self.serving = custom_resource(

@@ -1,7 +1,7 @@
 """KServe in Knative (serverless) mode, and the defaults InferenceServices inherit."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -32,8 +32,8 @@ class KServeArgs:
     (Kubernetes 1.36+); KServe's own default is 1, which never scales to zero."""
     workload_identity: WorkloadIdentity | None = None
     """Cloud identity for the `models` ServiceAccount, so storage URIs need no keys."""
-    namespace_depends_on: tuple[pulumi.Resource, ...] = ()
-    extra_labels: Mapping[str, str] = field(default_factory=dict)
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """Cluster resources that must exist first (node groups, CNI)."""
 
 
 class KServe(pulumi.ComponentResource):
@@ -55,7 +55,7 @@ class KServe(pulumi.ComponentResource):
             NAMESPACE,
             pod_security="restricted",
             injection=False,  # the API server calls its webhooks without a sidecar
-            depends_on=args.namespace_depends_on,
+            depends_on=args.depends_on,
             **common,
         )
         self.crds = release(
@@ -111,7 +111,7 @@ class KServe(pulumi.ComponentResource):
             # NET_RAW, which baseline forbids; restricted is still warned and audited.
             pod_security="privileged",
             injection=True,
-            depends_on=args.namespace_depends_on,
+            depends_on=args.depends_on,
             **common,
         )
         identity = args.workload_identity or WorkloadIdentity()

@@ -21,7 +21,7 @@ from components.serving import gpu
 from components.serving.cert_manager import CertManager, CertManagerArgs
 from components.serving.istio import Istio, IstioArgs
 from components.serving.knative import Knative, KnativeArgs
-from components.serving.kserve import KServe, KServeArgs
+from components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
 from components.serving.monitoring import Monitoring, MonitoringArgs, Target
 
 DEFAULT_DOMAIN = "example.com"
@@ -136,6 +136,7 @@ class ServingStackArgs:
 class ServingStack(pulumi.ComponentResource):
     """The serverless inference platform, on the cluster's explicit provider."""
 
+    domain: str
     istio: Istio
     cert_manager: CertManager
     knative: Knative
@@ -150,7 +151,7 @@ class ServingStack(pulumi.ComponentResource):
         provider = cluster.provider
         child = pulumi.ResourceOptions(parent=self)
         ready = tuple(cluster.ready)
-        domain = settings.domain or DEFAULT_DOMAIN
+        self.domain = domain = settings.domain or DEFAULT_DOMAIN
 
         self.istio = Istio(
             f"{name}-istio",
@@ -173,7 +174,7 @@ class ServingStack(pulumi.ComponentResource):
                 settings=settings.knative,
                 domain=domain,
                 after_istio=(self.istio.base, self.istio.istiod),
-                namespace_depends_on=ready,
+                depends_on=ready,
             ),
             opts=child,
         )
@@ -185,7 +186,7 @@ class ServingStack(pulumi.ComponentResource):
                 after=(self.cert_manager.release, self.knative.serving),
                 min_replicas_policy=args.min_replicas_policy,
                 workload_identity=cluster.workload_identity,
-                namespace_depends_on=ready,
+                depends_on=ready,
             ),
             opts=child,
         )
@@ -208,6 +209,6 @@ class ServingStack(pulumi.ComponentResource):
             {
                 "domain": domain,
                 "ingressService": "istio-system/istio-ingressgateway",
-                "modelsNamespace": "models",
+                "modelsNamespace": MODELS_NAMESPACE,
             }
         )
