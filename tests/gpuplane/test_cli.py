@@ -90,3 +90,17 @@ def test_console_script_runs_outside_the_test_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["stack"] == "local"
+
+
+def test_messages_print_key_paths_verbatim(tmp_path: Path) -> None:
+    """`gpuplane:cloud:` must not turn into rich's :cloud: emoji."""
+    stack = tmp_path / "Pulumi.aws.yaml"
+    stack.write_text(
+        "config:\n"
+        "  gpuplane:cloud: aws\n"
+        "  aws:region: us-east-1\n"
+        "  gpuplane:cluster: {endpoint: {publicAccessCidrs: [203.0.113.0/24]}}\n"
+    )
+    result = runner.invoke(app, ["plan", "--stack-file", str(stack)])
+    assert result.exit_code == 2
+    assert "gpuplane:cloud: 'aws' is not available in this version yet" in result.output
