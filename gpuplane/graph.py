@@ -210,8 +210,3 @@ class ResourceGraph:
         except OSError as exc:
             raise GraphFormatError(f"cannot read {path}: {exc.strerror}") from None
         return cls.loads(text)
-
-
-def is_secret(value: Any) -> bool:
-    """True for a value the graph records as secret."""
-    return isinstance(value, dict) and set(value) == {SECRET}

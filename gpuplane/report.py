@@ -41,17 +41,6 @@ class Summary:
             f"({self.components} components, {self.custom} custom)  {self.seconds:.2f}s"
         )
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "stack": self.stack,
-            "cloud": self.cloud,
-            "resources": self.resources,
-            "components": self.components,
-            "custom": self.custom,
-            "seconds": round(self.seconds, 3),
-            "error": self.error,
-        }
-
 
 def _label(resource: Resource) -> str:
     if resource.is_component:

@@ -7,11 +7,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 GPU_RESOURCE = "nvidia.com/gpu"
-POOL_LABEL = "gpuplane.dev/pool"
-ACCELERATOR_LABEL = "gpuplane.dev/accelerator"
 
-# The taint every gpuplane GPU node carries, so only pods that ask for a GPU land there.
-GPU_TAINT: Mapping[str, str] = {"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"}
+# Tolerates the nvidia.com/gpu NoSchedule taint GPU nodes carry, so only pods that
+# ask for a GPU land there.
 GPU_TOLERATION: Mapping[str, str] = {
     "key": GPU_RESOURCE,
     "operator": "Exists",
