@@ -11,7 +11,6 @@ from gpuplane.graph import ResourceGraph
 from gpuplane.stacks import Project, find_project, load_stack, stack_from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM = ROOT.parent / "shared" / "upstream"
 
 
 @pytest.fixture(scope="session")

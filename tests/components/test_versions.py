@@ -6,7 +6,7 @@ import re
 import pytest
 
 from components import versions
-from tests.conftest import UPSTREAM
+from tests.upstream import UPSTREAM
 
 EXACT = re.compile(r"^v?\d+\.\d+\.\d+$")
 
