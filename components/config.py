@@ -293,6 +293,68 @@ class ServingConfig(_Model):
         return value
 
 
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_SNAPSHOT = re.compile(r"^snap-[0-9a-f]{8,17}$")
+
+
+class AwsConfig(_Model):
+    """EKS specifics (`gpuplane:aws`); only for gpuplane:cloud aws."""
+
+    admin_role_arns: tuple[str, ...] = ()
+    """IAM roles given cluster-admin through access entries (required): include the
+    role `pulumi up` runs as, or it cannot install the charts. The creator is not
+    made admin implicitly."""
+    compute_mode: Literal["karpenter", "auto"] = "karpenter"
+    """How GPU nodes are provisioned: Karpenter installed by gpuplane, or EKS Auto Mode."""
+    vpc_cidr: str = "10.0.0.0/16"
+    """A private (RFC 1918) block from /16 to /18; pods take VPC addresses."""
+    zone_count: StrictInt | None = Field(None, ge=2, le=6)
+    """Availability zones to spread subnets over (default: 2 in dev, 3 in prod)."""
+    nat_gateway_per_zone: StrictBool | None = None
+    """One NAT gateway per zone (default in prod) or a single one (default in dev)."""
+    gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
+    """Karpenter GPU node image: EKS-optimized AL2023 NVIDIA or Bottlerocket NVIDIA."""
+    gpu_volume_size: StrictInt = Field(200, ge=50, le=16384)
+    """GiB of encrypted gp3 for images and model caches on each GPU node."""
+    consolidate_after: str = "2m"
+    """How long a GPU node may stay empty before it is terminated."""
+    image_cache_snapshot_id: str | None = None
+    """Bottlerocket only: an EBS snapshot of a data volume with images already pulled."""
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in arns:
+            if not _ROLE_ARN.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not an IAM role ARN like arn:aws:iam::123456789012:role/admin"
+                )
+        return arns
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc(cls, cidr: str) -> str:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR block like 10.0.0.0/16 ({exc})") from None
+        if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 18:
+            raise ValueError("must be a private IPv4 block from /16 to /18, like 10.0.0.0/16")
+        return cidr
+
+    @field_validator("consolidate_after")
+    @classmethod
+    def _consolidate(cls, value: str) -> str:
+        return _check_duration(value)
+
+    @field_validator("image_cache_snapshot_id")
+    @classmethod
+    def _snapshot(cls, value: str | None) -> str | None:
+        if value is not None and not _SNAPSHOT.match(value):
+            raise ValueError("must be an EBS snapshot id like snap-0123456789abcdef0")
+        return value
+
+
 class Location(_Model):
     """Region and project, read from the providers' own config keys."""
 
@@ -309,6 +371,7 @@ class PlatformConfig(_Model):
     system_pool: SystemPoolConfig | None = None
     gpu_pools: tuple[GpuPoolConfig, ...] = ()
     existing: ExistingConfig | None = None
+    aws: AwsConfig | None = None
     serving: ServingConfig = ServingConfig()
     location: Location = Location()
 
@@ -327,8 +390,23 @@ class PlatformConfig(_Model):
 
 
 # The keys users may set under `gpuplane:`; everything else is refused.
-USER_KEYS = ("cloud", "environment", "cluster", "systemPool", "gpuPools", "existing", "serving")
-_OBJECT_KEYS = {"cluster": dict, "systemPool": dict, "existing": dict, "serving": dict}
+USER_KEYS = (
+    "cloud",
+    "environment",
+    "cluster",
+    "systemPool",
+    "gpuPools",
+    "existing",
+    "aws",
+    "serving",
+)
+_OBJECT_KEYS = {
+    "cluster": dict,
+    "systemPool": dict,
+    "existing": dict,
+    "aws": dict,
+    "serving": dict,
+}
 _LIST_KEYS = {"gpuPools": list}
 
 
@@ -463,6 +541,11 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             "DNS points at the ingress gateway (no certificate can be issued for example.com)"
         )
 
+    if cfg.aws is not None and cfg.cloud != "aws":
+        problems.append(f"gpuplane:aws: only for gpuplane:cloud aws, not {cfg.cloud}")
+    if cfg.cloud == "aws":
+        problems.extend(_check_aws(cfg))
+
     if managed:
         if "existing" in fields_set:
             problems.append(f"gpuplane:existing: only for gpuplane:cloud existing, not {cfg.cloud}")
@@ -540,6 +623,47 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                     )
         else:
             problems.extend(_check_existing_pool(where, pool))
+    return problems
+
+
+def _check_aws(cfg: PlatformConfig) -> list[str]:
+    problems = []
+    aws = cfg.aws or AwsConfig()
+    if not aws.admin_role_arns:
+        problems.append(
+            "gpuplane:aws.adminRoleArns: required: the IAM role ARN(s) given cluster-admin, "
+            "including the role `pulumi up` runs as (the creator is not made admin implicitly)"
+        )
+    for i, pool in enumerate(cfg.gpu_pools):
+        if pool.min_nodes:
+            problems.append(
+                f"gpuplane:gpuPools[{i}].minNodes: GPU nodes on EKS are provisioned for pending "
+                f"pods and keep no minimum, so only 0 is allowed, given {pool.min_nodes}; keep "
+                "a model warm with minReplicas on its InferenceService instead"
+            )
+        if aws.compute_mode == "auto" and pool.sharing.strategy != "none":
+            problems.append(
+                f"gpuplane:gpuPools[{i}].sharing.strategy: EKS Auto Mode runs its own NVIDIA "
+                "device plugin without GPU sharing; allowed with computeMode auto: none"
+            )
+        if aws.gpu_node_image == "bottlerocket" and pool.sharing.strategy == "mps":
+            problems.append(
+                f"gpuplane:gpuPools[{i}].sharing.strategy: Bottlerocket's built-in device plugin "
+                "offers time-slicing, not mps; allowed with gpuNodeImage bottlerocket: none, "
+                "time-slicing"
+            )
+    if aws.compute_mode == "auto":
+        for alias in ("gpuNodeImage", "imageCacheSnapshotId"):
+            if _alias_set(aws, alias):
+                problems.append(
+                    f"gpuplane:aws.{alias}: EKS Auto Mode manages the node image; only with "
+                    "computeMode karpenter"
+                )
+    elif aws.image_cache_snapshot_id is not None and aws.gpu_node_image != "bottlerocket":
+        problems.append(
+            "gpuplane:aws.imageCacheSnapshotId: needs gpuNodeImage bottlerocket (its data "
+            "volume holds the container images; AL2023 keeps them on the root volume)"
+        )
     return problems
 
 
@@ -622,6 +746,18 @@ def _with_defaults(cfg: PlatformConfig) -> PlatformConfig:
         if pool.instance_type is None:
             pool = pool.model_copy(update={"instance_type": DEFAULT_SYSTEM_INSTANCE[cfg.cloud]})
         update["system_pool"] = pool
+        if cfg.cloud == "aws":
+            aws = cfg.aws or AwsConfig()
+            update["aws"] = aws.model_copy(
+                update={
+                    "zone_count": aws.zone_count or (3 if cfg.is_prod else 2),
+                    "nat_gateway_per_zone": (
+                        cfg.is_prod
+                        if aws.nat_gateway_per_zone is None
+                        else aws.nat_gateway_per_zone
+                    ),
+                }
+            )
         update["gpu_pools"] = tuple(
             p if p.spot is not None else p.model_copy(update={"spot": not cfg.is_prod})
             for p in cfg.gpu_pools

@@ -18,7 +18,7 @@ from pulumi.runtime.stack import run_in_stack
 
 from components.config import load_config
 from gpuplane.graph import ASSET, RESOURCE_REF, SECRET, UNKNOWN, Resource, ResourceGraph
-from gpuplane.mocks import OfflineMocks
+from gpuplane.mocks import DEFAULT_REGION, OfflineMocks
 from gpuplane.stacks import StackConfig
 
 _SIG = "4dabf18193072939515e22adb298388d"
@@ -164,13 +164,15 @@ def run_program(
 ) -> ResourceGraph:
     """Run `program` under mocks as stack `stack` and return what it registered."""
     disabled_default_providers = tuple(disabled_default_providers)
-    mocks = OfflineMocks(disabled_default_providers)
+    config = dict(config or {})
+    region = str(config.get("aws:region") or DEFAULT_REGION)
+    mocks = OfflineMocks(disabled_default_providers, region=region)
     monitor = RecordingMonitor(mocks, disabled_default_providers, project=project, stack=stack)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         runtime_settings.reset_options(project=project, stack=stack, preview=False)
-        runtime_config.set_all_config(dict(config or {}), list(secret_keys))
+        runtime_config.set_all_config(config, list(secret_keys))
         pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         # set_mocks registers a bare root stack; run the program in a fresh one, as
         # the Python language host does, so its exports reach the stack outputs.

@@ -16,7 +16,11 @@ def config_problems(raw: dict[str, Any], location: dict[str, str] | None = None)
 
 EXISTING = {"cloud": "existing", "existing": {"context": "kind-gpuplane"}}
 AWS_LOCATION = {"aws:region": "us-east-1"}
-AWS = {"cloud": "aws", "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}}}
+AWS = {
+    "cloud": "aws",
+    "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}},
+    "aws": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-admin"]},
+}
 
 
 def depends_on(graph: Any, later: Any, earlier: Any) -> bool:

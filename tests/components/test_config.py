@@ -276,6 +276,80 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         "gpuplane:serving.monitoring",
         "boolean",
     ),
+    # gpuplane:aws
+    (
+        {"cloud": "aws", "cluster": AWS["cluster"]},
+        AWS_LOCATION,
+        "gpuplane:aws.adminRoleArns",
+        "including the role `pulumi up` runs as",
+    ),
+    (
+        _aws(aws={"adminRoleArns": ["arn:aws:iam::123456789012:user/alice"]}),
+        AWS_LOCATION,
+        "gpuplane:aws.adminRoleArns",
+        "not an IAM role ARN",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "computeMode": "fargate"}),
+        AWS_LOCATION,
+        "gpuplane:aws.computeMode",
+        "allowed: karpenter, auto",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "vpcCidr": "100.64.0.0/10"}),
+        AWS_LOCATION,
+        "gpuplane:aws.vpcCidr",
+        "from /16 to /18",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "zoneCount": 1}),
+        AWS_LOCATION,
+        "gpuplane:aws.zoneCount",
+        "greater than or equal to 2",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "consolidateAfter": "soon"}),
+        AWS_LOCATION,
+        "gpuplane:aws.consolidateAfter",
+        "duration like 30s",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "imageCacheSnapshotId": "snap-0123456789abcdef0"}),
+        AWS_LOCATION,
+        "gpuplane:aws.imageCacheSnapshotId",
+        "needs gpuNodeImage bottlerocket",
+    ),
+    (
+        _aws(aws={**AWS["aws"], "computeMode": "auto", "gpuNodeImage": "bottlerocket"}),
+        AWS_LOCATION,
+        "gpuplane:aws.gpuNodeImage",
+        "only with computeMode karpenter",
+    ),
+    (
+        _aws(
+            aws={**AWS["aws"], "computeMode": "auto"},
+            gpuPools=[_pool(sharing={"strategy": "time-slicing", "replicas": 4})],
+        ),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].sharing.strategy",
+        "allowed with computeMode auto: none",
+    ),
+    (
+        _aws(
+            aws={**AWS["aws"], "gpuNodeImage": "bottlerocket"},
+            gpuPools=[_pool(sharing={"strategy": "mps", "replicas": 4})],
+        ),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].sharing.strategy",
+        "allowed with gpuNodeImage bottlerocket: none, time-slicing",
+    ),
+    (
+        _aws(gpuPools=[_pool(minNodes=1, maxNodes=2)]),
+        AWS_LOCATION,
+        "gpuplane:gpuPools[0].minNodes",
+        "only 0 is allowed",
+    ),
+    ({**EXISTING, "aws": AWS["aws"]}, {}, "gpuplane:aws", "only for gpuplane:cloud aws"),
 ]
 
 
@@ -368,6 +442,7 @@ def test_load_config_reads_pulumi_wire_strings() -> None:
         "gpuplane:environment": "prod",
         "gpuplane:cluster": json.dumps({"endpoint": {"publicAccessCidrs": ["198.51.100.0/24"]}}),
         "gpuplane:gpuPools": json.dumps([_pool(maxNodes=4)]),
+        "gpuplane:aws": json.dumps(AWS["aws"]),
         "aws:region": "eu-west-1",
         "aws:profile": "ignored-by-gpuplane",
     }
@@ -375,6 +450,7 @@ def test_load_config_reads_pulumi_wire_strings() -> None:
     assert cfg.location.region == "eu-west-1"
     assert cfg.gpu_pools[0].max_nodes == 4
     assert cfg.cluster.endpoint.public_access_cidrs == ("198.51.100.0/24",)
+    assert cfg.aws is not None and cfg.aws.admin_role_arns == tuple(AWS["aws"]["adminRoleArns"])
 
 
 def test_existing_selectors_may_use_kubernetes_labels() -> None:

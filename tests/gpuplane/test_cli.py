@@ -97,10 +97,8 @@ def test_messages_print_key_paths_verbatim(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.aws.yaml"
     stack.write_text(
         "config:\n"
-        "  gpuplane:cloud: aws\n"
-        "  aws:region: us-east-1\n"
-        "  gpuplane:cluster: {endpoint: {publicAccessCidrs: [203.0.113.0/24]}}\n"
+        "  gpuplane:cloud: openstack\n"
     )
     result = runner.invoke(app, ["plan", "--stack-file", str(stack)])
     assert result.exit_code == 2
-    assert "gpuplane:cloud: 'aws' is not available in this version yet" in result.output
+    assert "gpuplane:cloud: given 'openstack'; allowed: aws, gcp, azure" in result.output

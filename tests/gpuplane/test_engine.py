@@ -177,7 +177,9 @@ def test_invokes_on_a_disabled_default_provider_are_refused() -> None:
 
     # Known to the mocks, so only the missing provider is at fault.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(mocks.INVOKES, "kubernetes:helm:template", lambda args: {"result": []})
+        patch.setitem(
+            mocks.INVOKES, "kubernetes:helm:template", lambda args, region: {"result": []}
+        )
         with pytest.raises(EngineError, match="invoke kubernetes:helm:template uses the default"):
             run_program(program, project="gpuplane", stack="t")
 
