@@ -318,6 +318,9 @@ class AwsConfig(_Model):
     """GiB of encrypted gp3 for images and model caches on each GPU node."""
     consolidate_after: str = "2m"
     """How long a GPU node may stay empty before it is terminated."""
+    fast_image_pull: StrictBool = True
+    """SOCI parallel pull and unpack on GPU nodes (AL2023 `FastImagePull`, Bottlerocket
+    `snapshotter = "soci"`): large inference images start sooner."""
     image_cache_snapshot_id: str | None = None
     """Bottlerocket only: an EBS snapshot of a data volume with images already pulled."""
 
@@ -645,12 +648,6 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
             problems.append(
                 f"gpuplane:gpuPools[{i}].sharing.strategy: EKS Auto Mode runs its own NVIDIA "
                 "device plugin without GPU sharing; allowed with computeMode auto: none"
-            )
-        if aws.gpu_node_image == "bottlerocket" and pool.sharing.strategy == "mps":
-            problems.append(
-                f"gpuplane:gpuPools[{i}].sharing.strategy: Bottlerocket's built-in device plugin "
-                "offers time-slicing, not mps; allowed with gpuNodeImage bottlerocket: none, "
-                "time-slicing"
             )
     if aws.compute_mode == "auto":
         for alias in ("gpuNodeImage", "imageCacheSnapshotId"):

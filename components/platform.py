@@ -5,10 +5,12 @@ from typing import Any
 
 import pulumi
 
+from components import gpus
+from components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
 from components.clusters.contract import Cluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
-from components.config import ConfigError, PlatformConfig
-from components.serving.kserve import MODELS_NAMESPACE
+from components.config import ConfigError, GpuPoolConfig, PlatformConfig
+from components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from components.serving.stack import ServingStack, ServingStackArgs
 from components.versions import MUTATING_ADMISSION_POLICY_MINOR
 
@@ -40,7 +42,59 @@ def _existing(config: PlatformConfig) -> Cluster:
     return component.cluster
 
 
-_CLUSTERS = {"existing": _existing}
+def _aws(config: PlatformConfig) -> Cluster:
+    aws = config.aws
+    system = config.system_pool
+    assert aws is not None and system is not None and system.instance_type is not None
+    endpoint = config.cluster.endpoint
+    component = EksCluster(
+        config.cluster.name,
+        EksClusterArgs(
+            kubernetes_version=config.cluster.kubernetes_version,
+            admin_role_arns=aws.admin_role_arns,
+            public_access_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
+            private_access=endpoint.private_access,
+            compute_mode=aws.compute_mode,
+            vpc_cidr=aws.vpc_cidr,
+            zone_count=aws.zone_count or 2,
+            nat_per_zone=bool(aws.nat_gateway_per_zone),
+            system_instance_type=system.instance_type,
+            system_min_nodes=system.min_nodes,
+            system_max_nodes=system.max_nodes,
+            gpu_pools=[_eks_pool(p) for p in config.gpu_pools],
+            gpu_node_image=aws.gpu_node_image,
+            gpu_volume_gib=aws.gpu_volume_size,
+            consolidate_after=aws.consolidate_after,
+            fast_image_pull=aws.fast_image_pull,
+            image_cache_snapshot_id=aws.image_cache_snapshot_id,
+            models_namespace=MODELS_NAMESPACE,
+            models_service_account=MODELS_SERVICE_ACCOUNT,
+            protect=config.protect,
+            log_retention_days=90 if config.is_prod else 30,
+            tags={"gpuplane.dev/environment": config.environment},
+        ),
+    )
+    return component.cluster
+
+
+def _eks_pool(pool: GpuPoolConfig) -> EksGpuPool:
+    gpu = gpus.implied_gpu("aws", pool.instance_types[0])
+    counts = [g.count for t in pool.instance_types if (g := gpus.implied_gpu("aws", t))]
+    return EksGpuPool(
+        name=pool.name,
+        instance_types=pool.instance_types,
+        max_nodes=pool.max_nodes,
+        spot=bool(pool.spot),
+        accelerator=gpu.accelerator if gpu else pool.accelerator,
+        # The most GPUs any allowed type carries: the pool's GPU limit is maxNodes x this.
+        gpus_per_node=max(counts) if counts else None,
+        labels=pool.labels,
+        sharing=pool.sharing.strategy,
+        sharing_replicas=pool.sharing.replicas,
+    )
+
+
+_CLUSTERS = {"existing": _existing, "aws": _aws}
 
 
 def build_platform(config: PlatformConfig) -> Platform:
@@ -75,6 +129,9 @@ def build_platform(config: PlatformConfig) -> Platform:
         outputs["kubeconfig"] = pulumi.Output.secret(cluster.kubeconfig)
     outputs["servingDomain"] = serving.domain
     outputs["modelsNamespace"] = MODELS_NAMESPACE
+    identity = cluster.workload_identity
+    if identity is not None and identity.storage_uri_prefix is not None:
+        outputs["modelStorageUri"] = identity.storage_uri_prefix
     if serving.monitoring is not None:
         outputs["grafanaAdminPassword"] = serving.monitoring.grafana_password
     return Platform(cluster=cluster, serving=serving, outputs=outputs)

@@ -65,3 +65,14 @@ CHARTS: dict[str, Chart] = {
 
 # The Knative Serving release the operator installs (operator v1.21.4 bundles 1.21.0-1.21.3).
 KNATIVE_SERVING = "1.21.3"
+
+# EKS managed add-ons, pinned. Check with
+#   aws eks describe-addon-versions --kubernetes-version 1.36 --addon-name <name>
+# and move them together with the cluster's Kubernetes version.
+EKS_ADDONS: dict[str, str] = {
+    "vpc-cni": "v1.20.4-eksbuild.2",
+    "kube-proxy": "v1.36.0-eksbuild.2",
+    "coredns": "v1.12.4-eksbuild.1",
+    "eks-pod-identity-agent": "v1.3.10-eksbuild.1",
+    "aws-ebs-csi-driver": "v1.51.1-eksbuild.1",
+}

@@ -145,6 +145,13 @@ INVOKES: dict[str, InvokeModel] = {
         "userId": "AROAOFFLINE",
         "id": ACCOUNT,
     },
+    "aws:index/getRegion:getRegion": lambda _args, region: {
+        "region": region,
+        "name": region,
+        "endpoint": f"ec2.{region}.amazonaws.com",
+        "description": region,
+        "id": region,
+    },
     "aws:index/getPartition:getPartition": lambda _args, _region: {
         "partition": "aws",
         "dnsSuffix": "amazonaws.com",

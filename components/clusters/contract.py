@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,7 +31,10 @@ class GpuPool:
     max_nodes: int | None = None
     """None where the capacity is managed outside gpuplane."""
     spot: bool = False
-    time_slicing_replicas: int | None = None
+    sharing: str = "none"
+    """How pods share a GPU: none, time-slicing or mps."""
+    sharing_replicas: int | None = None
+    """Pods per physical GPU when shared."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class Cluster:
     gpu_pools: Sequence[GpuPool] = ()
     load_balancer: bool = False
     """Whether a LoadBalancer Service gets a cloud load balancer (false on kind)."""
+    ingress_service: Mapping[str, Any] = field(default_factory=dict)
+    """Extra values for the ingress gateway's Service (annotations, loadBalancerClass)
+    that pick the cloud's load balancer."""
     workload_identity: WorkloadIdentity | None = None
     ready: Sequence[pulumi.Resource] = ()
     """Resources that must exist before anything is installed in the cluster

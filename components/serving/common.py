@@ -51,34 +51,40 @@ def release(
     *,
     chart: str,
     release_name: str,
-    namespace: k8s.core.v1.Namespace,
+    namespace: k8s.core.v1.Namespace | str,
     values: Mapping[str, Any],
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout: int = DEFAULT_TIMEOUT,
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
     """A Helm release pinned to the exact version in versions.py, waiting for readiness.
 
     `skip_await` stays off and jobs are awaited, so anything that depends on the
-    release starts only once its webhooks and controllers are up.
+    release starts only once its webhooks and controllers are up. `namespace` is
+    a Namespace the release waits for, or the name of one that always exists
+    (kube-system). `skip_crds` is for charts whose CRDs come from their own release.
     """
     pinned = CHARTS[chart]
+    after = [namespace] if isinstance(namespace, k8s.core.v1.Namespace) else []
+    namespace_name = namespace if isinstance(namespace, str) else namespace.metadata["name"]
     return k8s.helm.v3.Release(
         resource_name,
         name=release_name,
         chart=pinned.reference,
         version=pinned.version,
         repository_opts=None if pinned.is_oci else {"repo": pinned.repo},
-        namespace=namespace.metadata["name"],
+        namespace=namespace_name,
         values=dict(values),
+        skip_crds=skip_crds,
         timeout=timeout,
         wait_for_jobs=True,
         atomic=True,
         cleanup_on_fail=True,
         max_history=5,
         opts=pulumi.ResourceOptions(
-            parent=parent, provider=provider, depends_on=[namespace, *depends_on]
+            parent=parent, provider=provider, depends_on=[*after, *depends_on]
         ),
     )
 

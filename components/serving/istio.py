@@ -1,6 +1,8 @@
 """Istio: CRDs, istiod, the ingress gateway and mesh-wide STRICT mTLS."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,6 +22,8 @@ class IstioArgs:
 
     provider: k8s.Provider
     ingress_service_type: str = "LoadBalancer"
+    ingress_service: Mapping[str, Any] = field(default_factory=dict)
+    """Extra gateway Service values from the cluster (annotations, loadBalancerClass)."""
     """LoadBalancer where the cluster gets a cloud load balancer, NodePort on kind."""
     gateway_replicas: tuple[int, int] = (1, 3)
     """Minimum and maximum ingress gateway replicas (HPA)."""
@@ -89,7 +93,7 @@ class Istio(pulumi.ComponentResource):
             release_name=GATEWAY_RELEASE,
             namespace=ns,
             values={
-                "service": {"type": args.ingress_service_type},
+                "service": {**args.ingress_service, "type": args.ingress_service_type},
                 "autoscaling": {"enabled": True, "minReplicas": low, "maxReplicas": high},
             },
             depends_on=[self.istiod],

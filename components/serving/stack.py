@@ -158,6 +158,7 @@ class ServingStack(pulumi.ComponentResource):
             IstioArgs(
                 provider=provider,
                 ingress_service_type=cluster.ingress_service_type,
+                ingress_service=cluster.ingress_service,
                 depends_on=ready,
             ),
             opts=child,

@@ -335,15 +335,6 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         "allowed with computeMode auto: none",
     ),
     (
-        _aws(
-            aws={**AWS["aws"], "gpuNodeImage": "bottlerocket"},
-            gpuPools=[_pool(sharing={"strategy": "mps", "replicas": 4})],
-        ),
-        AWS_LOCATION,
-        "gpuplane:gpuPools[0].sharing.strategy",
-        "allowed with gpuNodeImage bottlerocket: none, time-slicing",
-    ),
-    (
         _aws(gpuPools=[_pool(minNodes=1, maxNodes=2)]),
         AWS_LOCATION,
         "gpuplane:gpuPools[0].minNodes",

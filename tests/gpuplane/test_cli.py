@@ -95,10 +95,7 @@ def test_console_script_runs_outside_the_test_process(tmp_path: Path) -> None:
 def test_messages_print_key_paths_verbatim(tmp_path: Path) -> None:
     """`gpuplane:cloud:` must not turn into rich's :cloud: emoji."""
     stack = tmp_path / "Pulumi.aws.yaml"
-    stack.write_text(
-        "config:\n"
-        "  gpuplane:cloud: openstack\n"
-    )
+    stack.write_text("config:\n  gpuplane:cloud: openstack\n")
     result = runner.invoke(app, ["plan", "--stack-file", str(stack)])
     assert result.exit_code == 2
     assert "gpuplane:cloud: given 'openstack'; allowed: aws, gcp, azure" in result.output

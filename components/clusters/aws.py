@@ -1,0 +1,676 @@
+"""EKS with GPU capacity that scales to zero, as a `Cluster` for the serving stack.
+
+Built from pulumi-aws resources directly (pulumi-eks is a remote component the
+offline engine cannot run). Creation order follows what each step needs:
+
+    VPC -> KMS key, log group, cluster role -> EKS cluster
+        -> access entries, vpc-cni, kube-proxy, pod identity agent
+        -> system node group -> CoreDNS, EBS CSI -> default StorageClass
+        -> Karpenter (or Auto Mode) GPU node pools, device plugin
+    models bucket + reader identity (beside the cluster)
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.clusters import aws_auto, aws_karpenter
+from components.clusters.aws_iam import POD_IDENTITY_PRINCIPAL, role, trust_policy
+from components.clusters.aws_models import model_store
+from components.clusters.aws_network import DISCOVERY_TAG, network
+from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
+from components.serving.common import namespace, release
+from components.versions import EKS_ADDONS
+
+LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+
+# Ports the control plane must reach on nodes, and why. Every admission or
+# conversion webhook the platform installs listens on one of these (pod target
+# ports: the API server calls the pod IP directly). Karpenter 1.14 has none.
+WEBHOOK_PORTS: Mapping[int, str] = {
+    10250: "kubelet; cert-manager webhook; prometheus-operator admission webhook",
+    15017: "istiod sidecar injection and config validation",
+    9443: "KServe webhook server",
+    8443: "Knative Serving and net-istio webhooks; Knative operator conversion",
+}
+AUTO_MODE_CLUSTER_POLICIES = (
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
+DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
+SYSTEM_POOL_LABEL = {"gpuplane.dev/pool": "system"}
+_ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksGpuPool:
+    """One GPU pool on EKS."""
+
+    name: str
+    instance_types: Sequence[str]
+    max_nodes: int
+    spot: bool
+    accelerator: str | None = None
+    gpus_per_node: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    sharing: Literal["none", "time-slicing", "mps"] = "none"
+    sharing_replicas: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs:
+    """Arguments of `EksCluster`. Defaults are the secure, cheap ones."""
+
+    kubernetes_version: str
+    admin_role_arns: Sequence[str]
+    """IAM roles granted cluster-admin through access entries (nobody else is)."""
+    public_access_cidrs: Sequence[str] = ()
+    """CIDRs allowed to reach the public endpoint; empty turns the public endpoint off."""
+    private_access: bool = True
+    compute_mode: Literal["karpenter", "auto"] = "karpenter"
+    vpc_cidr: str = "10.0.0.0/16"
+    zone_count: int = 2
+    nat_per_zone: bool = False
+    system_instance_type: str = "m6i.large"
+    system_min_nodes: int = 2
+    system_max_nodes: int = 3
+    gpu_pools: Sequence[EksGpuPool] = ()
+    gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
+    gpu_volume_gib: int = 200
+    consolidate_after: str = "2m"
+    fast_image_pull: bool = True
+    image_cache_snapshot_id: str | None = None
+    models_namespace: str = "models"
+    models_service_account: str = "models"
+    protect: bool = False
+    """Protect the cluster, its KMS key and the models bucket from deletion."""
+    log_retention_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _ami_type(instance_type: str) -> str:
+    arch = "ARM_64" if _ARM_FAMILY.match(instance_type) else "x86_64"
+    return f"AL2023_{arch}_STANDARD"
+
+
+def kubeconfig(
+    cluster_name: str, endpoint: pulumi.Input[str], ca_data: pulumi.Input[str], region: Any
+) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with `aws eks get-token` (AWS CLI v2)."""
+
+    def render(args: list[str]) -> str:
+        server, ca, region_name = args
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": cluster_name,
+                        "cluster": {"server": server, "certificate-authority-data": ca},
+                    }
+                ],
+                "contexts": [
+                    {
+                        "name": cluster_name,
+                        "context": {"cluster": cluster_name, "user": cluster_name},
+                    }
+                ],
+                "current-context": cluster_name,
+                "users": [
+                    {
+                        "name": cluster_name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "aws",
+                                "args": [
+                                    "eks",
+                                    "get-token",
+                                    "--cluster-name",
+                                    cluster_name,
+                                    "--region",
+                                    region_name,
+                                    "--output",
+                                    "json",
+                                ],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+
+    return pulumi.Output.secret(pulumi.Output.all(endpoint, ca_data, region).apply(render))
+
+
+class EksCluster(pulumi.ComponentResource):
+    """A private-by-default EKS cluster with GPU node pools that scale to zero."""
+
+    cluster: Cluster
+    eks: aws.eks.Cluster
+
+    def __init__(
+        self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:clusters:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"gpuplane.dev/cluster": name, "managed-by": "gpuplane", **args.tags}
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        ctx = aws_karpenter.AwsContext(
+            partition=aws.get_partition_output(opts=invoke).partition,
+            region=aws.get_region_output(opts=invoke).region,
+            account=aws.get_caller_identity_output(opts=invoke).account_id,
+        )
+        net = network(
+            name,
+            cluster_name=name,
+            vpc_cidr=args.vpc_cidr,
+            zone_count=args.zone_count,
+            nat_per_zone=args.nat_per_zone,
+            tags=tags,
+            parent=self,
+        )
+        auto = args.compute_mode == "auto"
+
+        # --- control plane -------------------------------------------------------
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Envelope encryption of Kubernetes secrets in EKS cluster {name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.kms.Alias(
+            f"{name}-secrets",
+            name=f"alias/{name}-eks-secrets",
+            target_key_id=secrets_key.key_id,
+            opts=child,
+        )
+        # EKS writes here; created first so logs expire instead of piling up forever.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{name}/cluster",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        cluster_role, cluster_grants = role(
+            f"{name}-cluster",
+            trust=trust_policy("eks.amazonaws.com", tag_session=True),
+            description=f"EKS control plane of {name}",
+            partition=ctx.partition,
+            managed=("AmazonEKSClusterPolicy", *(AUTO_MODE_CLUSTER_POLICIES if auto else ())),
+            tags=tags,
+            parent=self,
+        )
+        control_plane_sg, node_sg, sg_rules = self._security_groups(name, net.vpc.id, tags)
+
+        node_role, node_grants = role(
+            f"{name}-system-node",
+            trust=trust_policy("ec2.amazonaws.com"),
+            description=f"System node group of EKS cluster {name}",
+            partition=ctx.partition,
+            managed=(
+                "AmazonEKSWorkerNodePolicy",
+                "AmazonEKS_CNI_Policy",
+                "AmazonEC2ContainerRegistryPullOnly",
+            ),
+            tags=tags,
+            parent=self,
+        )
+        auto_node_role = None
+        compute_config: dict[str, Any] | None = None
+        if auto:
+            auto_node_role, auto_grants = role(
+                f"{name}-auto-node",
+                trust=trust_policy("ec2.amazonaws.com"),
+                description=f"EKS Auto Mode GPU nodes of {name}",
+                partition=ctx.partition,
+                managed=("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"),
+                tags=tags,
+                parent=self,
+            )
+            node_grants = [*node_grants, *auto_grants]
+            # No built-in node pools: system pods run on the managed node group,
+            # GPU pods on the NodePools below.
+            compute_config = {"enabled": True, "node_pools": []}
+
+        self.eks = cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": [s.id for s in net.private_subnets],
+                "security_group_ids": [control_plane_sg.id],
+                "endpoint_private_access": args.private_access,
+                "endpoint_public_access": bool(args.public_access_cidrs),
+                "public_access_cidrs": list(args.public_access_cidrs) or None,
+            },
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": False,
+            },
+            encryption_config={"provider": {"key_arn": secrets_key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=list(LOG_TYPES),
+            # Standard support only: extended support costs 6x ($0.60/h).
+            upgrade_policy={"support_type": "STANDARD"},
+            # Managed add-ons below replace the self-managed defaults.
+            bootstrap_self_managed_addons=False,
+            compute_config=compute_config,
+            storage_config={"block_storage": {"enabled": True}} if auto else None,
+            kubernetes_network_config={
+                "ip_family": "ipv4",
+                **({"elastic_load_balancing": {"enabled": True}} if auto else {}),
+            },
+            deletion_protection=args.protect,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[log_group, *cluster_grants, *net.egress, *sg_rules],
+            ),
+        )
+
+        access: list[pulumi.Resource] = []
+        for i, arn in enumerate(args.admin_role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            access.append(entry)
+            access.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-admin-{i}",
+                    cluster_name=cluster.name,
+                    principal_arn=arn,
+                    policy_arn=pulumi.Output.concat(
+                        "arn:", ctx.partition, f":eks::aws:cluster-access-policy/{ADMIN_POLICY}"
+                    ),
+                    access_scope={"type": "cluster"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+            )
+
+        # --- add-ons and system nodes ----------------------------------------------
+        def addon(
+            addon_name: str,
+            after: Sequence[pulumi.Resource],
+            configuration: Mapping[str, Any] | None = None,
+            **extra: Any,
+        ) -> aws.eks.Addon:
+            return aws.eks.Addon(
+                f"{name}-{addon_name}",
+                cluster_name=cluster.name,
+                addon_name=addon_name,
+                addon_version=EKS_ADDONS[addon_name],
+                configuration_values=json.dumps(configuration) if configuration else None,
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+                **extra,
+            )
+
+        # Daemon add-ons first: nodes become Ready only once the CNI runs.
+        networking = [
+            addon("vpc-cni", [], {"enableNetworkPolicy": "true"}),
+            addon("kube-proxy", []),
+            addon("eks-pod-identity-agent", []),
+        ]
+        template = self._system_launch_template(name, node_sg.id, tags)
+        node_group = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_group_name_prefix=f"{name}-system-",
+            node_role_arn=node_role.arn,
+            subnet_ids=[s.id for s in net.private_subnets],
+            instance_types=[args.system_instance_type],
+            ami_type=_ami_type(args.system_instance_type),
+            capacity_type="ON_DEMAND",
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            scaling_config={
+                "min_size": args.system_min_nodes,
+                "desired_size": args.system_min_nodes,
+                "max_size": args.system_max_nodes,
+            },
+            update_config={"max_unavailable": 1},
+            labels=dict(SYSTEM_POOL_LABEL),
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*node_grants, *networking],
+                # Scaled by hand or by an operator after creation; keep their count.
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+        ebs_role, ebs_grants = role(
+            f"{name}-ebs-csi",
+            trust=trust_policy(POD_IDENTITY_PRINCIPAL, tag_session=True),
+            description=f"EBS CSI controller of EKS cluster {name} (Pod Identity)",
+            partition=ctx.partition,
+            managed=("service-role/AmazonEBSCSIDriverPolicy",),
+            tags=tags,
+            parent=self,
+        )
+        workloads = [
+            addon("coredns", [node_group]),
+            addon(
+                "aws-ebs-csi-driver",
+                [node_group, *ebs_grants, networking[2]],
+                pod_identity_associations=[
+                    {"role_arn": ebs_role.arn, "service_account": "ebs-csi-controller-sa"}
+                ],
+            ),
+        ]
+
+        # --- in-cluster ------------------------------------------------------------
+        config = kubeconfig(name, cluster.endpoint, cluster.certificate_authority.data, ctx.region)
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=config,
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        base = [node_group, *access, *networking, *workloads]
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata={
+                "name": "gp3-encrypted",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base),
+        )
+
+        pools = [
+            GpuPool(
+                name=p.name,
+                node_selector={aws_karpenter.POOL_LABEL: p.name},
+                accelerator=p.accelerator,
+                gpus_per_node=p.gpus_per_node,
+                min_nodes=0,
+                max_nodes=p.max_nodes,
+                spot=p.spot,
+                sharing=p.sharing,
+                sharing_replicas=p.sharing_replicas,
+            )
+            for p in args.gpu_pools
+        ]
+        self.gpu_node_pools: list[k8s.apiextensions.CustomResource] = []
+        if pools and auto:
+            assert auto_node_role is not None
+            self.gpu_node_pools = aws_auto.gpu_capacity(
+                name,
+                pools=pools,
+                instance_types={p.name: p.instance_types for p in args.gpu_pools},
+                labels={p.name: p.labels for p in args.gpu_pools},
+                cluster=cluster,
+                cluster_name=name,
+                node_role=auto_node_role,
+                partition=ctx.partition,
+                volume_gib=args.gpu_volume_gib,
+                consolidate_after=args.consolidate_after,
+                tags=tags,
+                provider=provider,
+                parent=self,
+                depends_on=base,
+            )
+        elif pools:
+            self.gpu_node_pools = self._karpenter(
+                name, args, ctx, cluster, pools, tags, provider, base
+            )
+
+        models = model_store(
+            name,
+            cluster=cluster,
+            cluster_name=name,
+            namespace=args.models_namespace,
+            service_account=args.models_service_account,
+            partition=ctx.partition,
+            protect=args.protect,
+            tags=tags,
+            parent=self,
+        )
+        ingress = (
+            {
+                "loadBalancerClass": "eks.amazonaws.com/nlb",
+                "annotations": {
+                    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"
+                },
+            }
+            if auto
+            else {
+                # EKS's cloud controller: a Network Load Balancer rather than a Classic one.
+                "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+            }
+        )
+        self.cluster = Cluster(
+            name=cluster.name,
+            cloud="aws",
+            provider=provider,
+            kubeconfig=config,
+            gpu_pools=tuple(pools),
+            load_balancer=True,
+            ingress_service=ingress,
+            workload_identity=WorkloadIdentity(storage_uri_prefix=models.uri_prefix),
+            # Public subnets and routes are in `ready` so the ingress load balancer
+            # (in those subnets) is deleted before them.
+            ready=(*base, storage_class, *models.ready, *net.egress, *net.public_subnets),
+        )
+        self.register_outputs(
+            {
+                "clusterName": cluster.name,
+                "endpoint": cluster.endpoint,
+                "vpcId": net.vpc.id,
+                "modelsBucket": models.bucket.bucket,
+                "kubeconfig": config,
+            }
+        )
+
+    def _security_groups(
+        self, name: str, vpc_id: pulumi.Input[str], tags: Mapping[str, str]
+    ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup, list[pulumi.Resource]]:
+        """Control plane and node groups, with only the rules the platform needs."""
+        child = pulumi.ResourceOptions(parent=self)
+        control_plane = aws.ec2.SecurityGroup(
+            f"{name}-control-plane",
+            vpc_id=vpc_id,
+            description=f"EKS control plane of {name} (extra to the EKS-managed group)",
+            tags={**tags, "Name": f"{name}-control-plane"},
+            opts=child,
+        )
+        nodes = aws.ec2.SecurityGroup(
+            f"{name}-nodes",
+            vpc_id=vpc_id,
+            description=f"Nodes of EKS cluster {name}",
+            tags={
+                **tags,
+                "Name": f"{name}-nodes",
+                DISCOVERY_TAG: name,
+                # The cloud controller opens load balancer traffic on the one group
+                # carrying this tag.
+                f"kubernetes.io/cluster/{name}": "owned",
+            },
+            opts=child,
+        )
+        rules: list[pulumi.Resource] = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-nodes-from-nodes",
+                security_group_id=nodes.id,
+                referenced_security_group_id=nodes.id,
+                ip_protocol="-1",
+                description="Node and pod traffic within the cluster",
+                opts=child,
+            ),
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-nodes-egress",
+                security_group_id=nodes.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="-1",
+                description="Images, AWS APIs and the control plane (through NAT or the VPC)",
+                opts=child,
+            ),
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-nodes",
+                security_group_id=control_plane.id,
+                referenced_security_group_id=nodes.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="Kubernetes API from nodes",
+                opts=child,
+            ),
+        ]
+        for port, reason in WEBHOOK_PORTS.items():
+            rules.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-nodes-{port}-from-api",
+                    security_group_id=nodes.id,
+                    referenced_security_group_id=control_plane.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    description=f"Control plane to {reason}",
+                    opts=child,
+                )
+            )
+            rules.append(
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{name}-api-to-nodes-{port}",
+                    security_group_id=control_plane.id,
+                    referenced_security_group_id=nodes.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    description=f"Control plane to {reason}",
+                    opts=child,
+                )
+            )
+        return control_plane, nodes, rules
+
+    def _system_launch_template(
+        self, name: str, node_sg: pulumi.Input[str], tags: Mapping[str, str]
+    ) -> aws.ec2.LaunchTemplate:
+        """IMDSv2 only, hop limit 1, encrypted gp3, no key pair, no public address.
+
+        Hop limit 1 keeps pods off instance metadata. Nothing on system nodes needs
+        it from a pod: aws-node, kube-proxy and the Pod Identity agent use the host
+        network, and the EBS CSI node plugin falls back to the Kubernetes API for
+        its metadata; controllers get AWS credentials through Pod Identity.
+        """
+        return aws.ec2.LaunchTemplate(
+            f"{name}-system",
+            description=f"System nodes of EKS cluster {name}",
+            update_default_version=True,
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": 50,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            vpc_security_group_ids=[node_sg],
+            tag_specifications=[
+                {"resource_type": "instance", "tags": {**tags, "Name": f"{name}-system"}},
+                {"resource_type": "volume", "tags": {**tags, "Name": f"{name}-system"}},
+            ],
+            tags=dict(tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _karpenter(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        ctx: aws_karpenter.AwsContext,
+        cluster: aws.eks.Cluster,
+        pools: Sequence[GpuPool],
+        tags: Mapping[str, str],
+        provider: k8s.Provider,
+        base: Sequence[pulumi.Resource],
+    ) -> list[k8s.apiextensions.CustomResource]:
+        aws_side = aws_karpenter.karpenter_aws(
+            name, ctx=ctx, cluster=cluster, cluster_name=name, tags=tags, parent=self
+        )
+        controller = aws_karpenter.karpenter_charts(
+            name,
+            cluster_name=name,
+            queue_name=aws_side.queue.name,
+            provider=provider,
+            parent=self,
+            depends_on=[*base, *aws_side.ready],
+        )
+        node_pools = aws_karpenter.gpu_node_pools(
+            name,
+            pools=pools,
+            instance_types={p.name: p.instance_types for p in args.gpu_pools},
+            labels={p.name: p.labels for p in args.gpu_pools},
+            node_class=aws_karpenter.EC2_NODE_CLASS,
+            node_class_spec=lambda pool: aws_karpenter.node_class_spec(
+                pool,
+                cluster_name=name,
+                node_role=aws_side.node_role.name,
+                image=args.gpu_node_image,
+                volume_gib=args.gpu_volume_gib,
+                snapshot_id=args.image_cache_snapshot_id,
+                fast_image_pull=args.fast_image_pull,
+                tags={**tags, "Name": f"{name}-gpu-{pool.name}"},
+            ),
+            consolidate_after=args.consolidate_after,
+            provider=provider,
+            parent=self,
+            depends_on=[controller],
+        )
+        if args.gpu_node_image == "al2023":
+            # Bottlerocket's NVIDIA variant carries its own device plugin.
+            ns = namespace(
+                f"{name}-device-plugin",
+                DEVICE_PLUGIN_NAMESPACE,
+                # hostPath to the kubelet's device-plugin socket directory.
+                pod_security="privileged",
+                injection=False,
+                parent=self,
+                provider=provider,
+                depends_on=base,
+            )
+            release(
+                f"{name}-device-plugin",
+                chart="nvidia-device-plugin",
+                release_name="nvidia-device-plugin",
+                namespace=ns,
+                values=aws_karpenter.device_plugin_values(pools),
+                parent=self,
+                provider=provider,
+            )
+        return node_pools

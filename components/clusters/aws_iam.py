@@ -1,0 +1,80 @@
+"""IAM roles for EKS: policy documents built as JSON, so the graph shows every grant.
+
+Roles for pods are assumed through EKS Pod Identity (`pods.eks.amazonaws.com`):
+no OIDC provider to manage, no role ARN annotation on service accounts, and
+session tags that scope a role to its cluster, namespace and service account.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+
+def trust_policy(service: str, *, tag_session: bool = False) -> str:
+    """A role trust policy letting one AWS service principal assume the role."""
+    actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else "sts:AssumeRole"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}
+            ],
+        }
+    )
+
+
+def policy_document(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
+    """An IAM policy document; statements may hold Outputs (ARNs) anywhere."""
+    return pulumi.Output.from_input(list(statements)).apply(
+        lambda resolved: json.dumps({"Version": "2012-10-17", "Statement": resolved})
+    )
+
+
+def managed_policy(partition: pulumi.Input[str], policy: str) -> pulumi.Output[str]:
+    """The ARN of an AWS-managed policy in the stack's partition."""
+    return pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy)
+
+
+def role(
+    name: str,
+    *,
+    trust: str,
+    description: str,
+    partition: pulumi.Input[str],
+    managed: Sequence[str] = (),
+    inline: Mapping[str, pulumi.Input[str]] | None = None,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """A role with AWS-managed policies and named inline policies.
+
+    Returns the role and its grants: anything using the role should wait for them.
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    created = aws.iam.Role(
+        name,
+        assume_role_policy=trust,
+        description=description,
+        max_session_duration=3600,
+        tags=dict(tags),
+        opts=child,
+    )
+    grants: list[pulumi.Resource] = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy}",
+            role=created.name,
+            policy_arn=managed_policy(partition, policy),
+            opts=child,
+        )
+        for policy in managed
+    ]
+    grants.extend(
+        aws.iam.RolePolicy(f"{name}-{key}", role=created.name, policy=document, opts=child)
+        for key, document in (inline or {}).items()
+    )
+    return created, grants

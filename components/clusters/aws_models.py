@@ -1,0 +1,146 @@
+"""Model storage on S3, read by InferenceServices through EKS Pod Identity.
+
+The bucket is private (every public-access block on, owner-enforced objects),
+versioned, encrypted with its own customer key, and refuses non-TLS requests.
+The `models` ServiceAccount gets a read-only role through Pod Identity, so the
+storage initializer's boto3 finds credentials with no static keys.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.clusters.aws_iam import POD_IDENTITY_PRINCIPAL, policy_document, role, trust_policy
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """The bucket and the grant that lets model pods read it."""
+
+    bucket: aws.s3.Bucket
+    key: aws.kms.Key
+    reader: aws.iam.Role
+    ready: list[pulumi.Resource]
+
+    @property
+    def uri_prefix(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("s3://", self.bucket.bucket, "/")
+
+
+def model_store(
+    name: str,
+    *,
+    cluster: aws.eks.Cluster,
+    cluster_name: str,
+    namespace: str,
+    service_account: str,
+    partition: pulumi.Input[str],
+    protect: bool,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> ModelStore:
+    """Create the models bucket and the reader identity for `namespace/service_account`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    stateful = pulumi.ResourceOptions(parent=parent, protect=protect)
+    key = aws.kms.Key(
+        f"{name}-models",
+        description=f"Model artifacts of EKS cluster {cluster_name}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        tags=dict(tags),
+        opts=stateful,
+    )
+    bucket = aws.s3.Bucket(
+        f"{name}-models",
+        # Protected stacks keep their models on `pulumi destroy`.
+        force_destroy=not protect,
+        tags=dict(tags),
+        opts=stateful,
+    )
+    ready: list[pulumi.Resource] = [
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-models",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        ),
+        aws.s3.BucketOwnershipControls(
+            f"{name}-models",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        ),
+        aws.s3.BucketVersioning(
+            f"{name}-models",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        ),
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-models",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        ),
+    ]
+    objects = pulumi.Output.concat(bucket.arn, "/*")
+    ready.append(
+        aws.s3.BucketPolicy(
+            f"{name}-models",
+            bucket=bucket.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [bucket.arn, objects],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ]
+            ),
+            # S3 refuses a policy while the public-access block is being changed.
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[ready[0]]),
+        )
+    )
+    reader, grants = role(
+        f"{name}-models-reader",
+        trust=trust_policy(POD_IDENTITY_PRINCIPAL, tag_session=True),
+        description=f"Read-only access to the models bucket of EKS cluster {cluster_name}",
+        partition=partition,
+        inline={
+            "read-models": policy_document(
+                [
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn},
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": objects},
+                    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key.arn},
+                ]
+            )
+        },
+        tags=tags,
+        parent=parent,
+    )
+    association = aws.eks.PodIdentityAssociation(
+        f"{name}-models",
+        cluster_name=cluster.name,
+        namespace=namespace,
+        service_account=service_account,
+        role_arn=reader.arn,
+        tags=dict(tags),
+        opts=child,
+    )
+    return ModelStore(bucket=bucket, key=key, reader=reader, ready=[*ready, *grants, association])
