@@ -632,6 +632,12 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
 def _check_aws(cfg: PlatformConfig) -> list[str]:
     problems = []
     aws = cfg.aws or AwsConfig()
+    version = cfg.cluster.kubernetes_version
+    if version not in versions.EKS_ADDONS_BY_MINOR:
+        problems.append(
+            f"gpuplane:cluster.kubernetesVersion: {version} has no pinned EKS add-on versions "
+            f"here; allowed on aws: {', '.join(sorted(versions.EKS_ADDONS_BY_MINOR))}"
+        )
     if not aws.admin_role_arns:
         problems.append(
             "gpuplane:aws.adminRoleArns: required: the IAM role ARN(s) given cluster-admin, "

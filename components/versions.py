@@ -66,13 +66,23 @@ CHARTS: dict[str, Chart] = {
 # The Knative Serving release the operator installs (operator v1.21.4 bundles 1.21.0-1.21.3).
 KNATIVE_SERVING = "1.21.3"
 
-# EKS managed add-ons, pinned. Check with
+# EKS managed add-ons, pinned. kube-proxy and CoreDNS follow the Kubernetes minor
+# (AWS's add-on version tables); the others span several minors. Check with
 #   aws eks describe-addon-versions --kubernetes-version 1.36 --addon-name <name>
-# and move them together with the cluster's Kubernetes version.
+# and move a minor's row together with the cluster version.
 EKS_ADDONS: dict[str, str] = {
-    "vpc-cni": "v1.20.4-eksbuild.2",
-    "kube-proxy": "v1.36.0-eksbuild.2",
-    "coredns": "v1.12.4-eksbuild.1",
-    "eks-pod-identity-agent": "v1.3.10-eksbuild.1",
-    "aws-ebs-csi-driver": "v1.51.1-eksbuild.1",
+    "vpc-cni": "v1.22.4-eksbuild.1",
+    "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+    "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
 }
+EKS_ADDONS_BY_MINOR: dict[str, dict[str, str]] = {
+    "1.36": {"kube-proxy": "v1.36.0-eksbuild.14", "coredns": "v1.14.3-eksbuild.3"},
+    "1.35": {"kube-proxy": "v1.35.3-eksbuild.13", "coredns": "v1.14.3-eksbuild.3"},
+    "1.34": {"kube-proxy": "v1.34.6-eksbuild.13", "coredns": "v1.13.2-eksbuild.11"},
+    "1.33": {"kube-proxy": "v1.33.10-eksbuild.13", "coredns": "v1.12.4-eksbuild.18"},
+}
+
+
+def eks_addon_version(addon: str, kubernetes_version: str) -> str:
+    """The pinned version of an EKS add-on for a cluster's Kubernetes minor."""
+    return EKS_ADDONS_BY_MINOR[kubernetes_version].get(addon) or EKS_ADDONS[addon]

@@ -1,10 +1,14 @@
 """Helpers shared by the tests: config builders and expectations."""
 
+import copy
 from typing import Any
 
 import pytest
 
 from components.config import ConfigError, parse_config
+from gpuplane.graph import SECRET, Resource, ResourceGraph
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def config_problems(raw: dict[str, Any], location: dict[str, str] | None = None) -> list[str]:
@@ -36,3 +40,39 @@ def depends_on(graph: Any, later: Any, earlier: Any) -> bool:
         seen.add(urn)
         stack.extend(graph.get(urn).dependencies)
     return False
+
+
+def release_named(graph: ResourceGraph, release_name: str) -> Resource:
+    """The one Helm release with this release name."""
+    found = [r for r in graph.by_type(RELEASE) if r.inputs["name"] == release_name]
+    assert len(found) == 1, release_name
+    return found[0]
+
+
+def custom_resource_named(graph: ResourceGraph, kind: str, name: str) -> Resource:
+    """The one Kubernetes object of this kind and metadata.name."""
+    found = [r for r in graph if r.type.endswith(f":{kind}") and r.get("metadata.name") == name]
+    assert len(found) == 1, (kind, name)
+    return found[0]
+
+
+def k8s_object(resource: Resource) -> dict[str, Any]:
+    """The object as the API server would receive it, secrets as placeholders."""
+
+    def unredact(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            if set(value) == {SECRET}:
+                # Secret data maps are redacted whole; validate a stand-in of that shape.
+                return (
+                    {"redacted": "placeholder"} if key in ("data", "stringData") else "placeholder"
+                )
+            return {k: unredact(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [unredact(v) for v in value]
+        return value
+
+    obj = unredact(copy.deepcopy(resource.inputs))
+    group_version, kind = resource.type.split(":")[1], resource.type.split(":")[2]
+    obj.setdefault("apiVersion", group_version.removeprefix("core/"))
+    obj.setdefault("kind", kind)
+    return obj

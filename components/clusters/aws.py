@@ -26,7 +26,7 @@ from components.clusters.aws_models import model_store
 from components.clusters.aws_network import DISCOVERY_TAG, network
 from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
 from components.serving.common import namespace, release
-from components.versions import EKS_ADDONS
+from components.versions import eks_addon_version
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
@@ -257,7 +257,11 @@ class EksCluster(pulumi.ComponentResource):
                 "security_group_ids": [control_plane_sg.id],
                 "endpoint_private_access": args.private_access,
                 "endpoint_public_access": bool(args.public_access_cidrs),
-                "public_access_cidrs": list(args.public_access_cidrs) or None,
+                **(
+                    {"public_access_cidrs": list(args.public_access_cidrs)}
+                    if args.public_access_cidrs
+                    else {}
+                ),
             },
             access_config={
                 "authentication_mode": "API",
@@ -319,7 +323,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{addon_name}",
                 cluster_name=cluster.name,
                 addon_name=addon_name,
-                addon_version=EKS_ADDONS[addon_name],
+                addon_version=eks_addon_version(addon_name, args.kubernetes_version),
                 configuration_values=json.dumps(configuration) if configuration else None,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",

@@ -341,6 +341,12 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         "only 0 is allowed",
     ),
     ({**EXISTING, "aws": AWS["aws"]}, {}, "gpuplane:aws", "only for gpuplane:cloud aws"),
+    (
+        _aws(cluster={**AWS["cluster"], "kubernetesVersion": "1.31"}),
+        AWS_LOCATION,
+        "gpuplane:cluster.kubernetesVersion",
+        "allowed on aws: 1.33, 1.34, 1.35, 1.36",
+    ),
 ]
 
 

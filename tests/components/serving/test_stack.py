@@ -10,8 +10,9 @@ import pytest
 from components import versions
 from components.clusters.contract import GPU_RESOURCE
 from gpuplane.graph import SECRET, Resource, ResourceGraph
-from tests.helpers import depends_on
+from tests.helpers import RELEASE, custom_resource_named, depends_on, k8s_object, release_named
 from tests.upstream import (
+    COMMENTED_KEYS,
     chart_dir,
     chart_for_reference,
     missing_upstream,
@@ -19,46 +20,11 @@ from tests.upstream import (
     values_schema,
 )
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
 CORE_PREFIXES = (
     "kubernetes:core/",
     "kubernetes:networking.k8s.io/",
     "kubernetes:admissionregistration.k8s.io/",
 )
-
-
-def _release(graph: ResourceGraph, release_name: str) -> Resource:
-    found = [r for r in graph.by_type(RELEASE) if r.inputs["name"] == release_name]
-    assert len(found) == 1, release_name
-    return found[0]
-
-
-def _cr(graph: ResourceGraph, kind: str, name: str) -> Resource:
-    found = [r for r in graph if r.type.endswith(f":{kind}") and r.get("metadata.name") == name]
-    assert len(found) == 1, (kind, name)
-    return found[0]
-
-
-def _k8s_object(resource: Resource) -> dict[str, Any]:
-    """The object as the API server would receive it, secrets as placeholders."""
-
-    def unredact(value: Any, key: str = "") -> Any:
-        if isinstance(value, dict):
-            if set(value) == {SECRET}:
-                # Secret data maps are redacted whole; validate a stand-in of that shape.
-                return (
-                    {"redacted": "placeholder"} if key in ("data", "stringData") else "placeholder"
-                )
-            return {k: unredact(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [unredact(v) for v in value]
-        return value
-
-    obj = unredact(copy.deepcopy(resource.inputs))
-    group_version, kind = resource.type.split(":")[1], resource.type.split(":")[2]
-    obj.setdefault("apiVersion", group_version.removeprefix("core/"))
-    obj.setdefault("kind", kind)
-    return obj
 
 
 def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None:
@@ -74,9 +40,9 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
         "kserve-runtime-configs",
         "kube-prometheus-stack",
     }
-    assert _cr(local_graph, "KnativeServing", "knative-serving")
-    assert _cr(local_graph, "PeerAuthentication", "default")
-    assert _cr(local_graph, "ClusterIssuer", "gpuplane-selfsigned")
+    assert custom_resource_named(local_graph, "KnativeServing", "knative-serving")
+    assert custom_resource_named(local_graph, "PeerAuthentication", "default")
+    assert custom_resource_named(local_graph, "ClusterIssuer", "gpuplane-selfsigned")
 
 
 @pytest.mark.parametrize(
@@ -128,8 +94,8 @@ def test_independent_parts_install_in_parallel(
 def _find(graph: ResourceGraph, ref: str) -> Resource:
     if "/" in ref:
         kind, name = ref.split("/")
-        return _cr(graph, kind, name)
-    return _release(graph, ref)
+        return custom_resource_named(graph, kind, name)
+    return release_named(graph, ref)
 
 
 # Which versions.py entry each release must come from, written out independently.
@@ -180,6 +146,13 @@ def test_values_validate_against_upstream_schemas(local_graph: ResourceGraph) ->
     assert checked >= 2  # istio gateway and cert-manager ship schemas
 
 
+def test_commented_keys_are_documented_upstream() -> None:
+    for key, entries in COMMENTED_KEYS.items():
+        text = (chart_dir(versions.CHARTS[key]) / "values.yaml").read_text()
+        for comment in entries.values():
+            assert comment in text, (key, comment)
+
+
 @pytest.mark.parametrize(
     ("key", "good", "bad"),
     [
@@ -212,11 +185,11 @@ def test_every_custom_resource_validates_against_its_crd(local_graph: ResourceGr
     ]
     assert len(custom) >= 9
     for resource in custom:
-        validate_custom_resource(_k8s_object(resource))
+        validate_custom_resource(k8s_object(resource))
 
 
 def test_crd_oracle_refuses_unknown_and_mistyped_fields(local_graph: ResourceGraph) -> None:
-    serving = _k8s_object(_cr(local_graph, "KnativeServing", "knative-serving"))
+    serving = k8s_object(custom_resource_named(local_graph, "KnativeServing", "knative-serving"))
     misspelt = copy.deepcopy(serving)
     misspelt["spec"]["ingres"] = misspelt["spec"].pop("ingress")
     with pytest.raises(jsonschema.ValidationError, match="ingres"):
@@ -237,7 +210,7 @@ def test_core_objects_validate_with_kubernetes_validate(local_graph: ResourceGra
         "MutatingAdmissionPolicy",
     }
     for resource in core:
-        kubernetes_validate.validate(_k8s_object(resource), "1.36", strict=True)
+        kubernetes_validate.validate(k8s_object(resource), "1.36", strict=True)
 
 
 def test_nothing_lands_in_the_default_namespace(local_graph: ResourceGraph) -> None:
@@ -310,12 +283,12 @@ def test_every_custom_resource_waits_for_its_crd(stack_graphs: dict[str, Resourc
                 continue
             group = resource.type.split(":")[1].split("/")[0]
             if group in CRD_RELEASES:
-                crd_release = _release(graph, CRD_RELEASES[group])
+                crd_release = release_named(graph, CRD_RELEASES[group])
                 assert depends_on(graph, resource, crd_release), resource.urn
 
 
 def test_strict_mtls_is_mesh_wide(local_graph: ResourceGraph) -> None:
-    policy = _cr(local_graph, "PeerAuthentication", "default")
+    policy = custom_resource_named(local_graph, "PeerAuthentication", "default")
     assert policy.get("metadata.namespace") == "istio-system"  # the root namespace
     assert "selector" not in policy.inputs["spec"]
     assert policy.get("spec.mtls.mode") == "STRICT"
@@ -331,14 +304,14 @@ def test_grafana_password_is_a_generated_secret(local_graph: ResourceGraph) -> N
     # The whole stringData is secret (it holds the generated password).
     assert secret.inputs["stringData"] == {SECRET: "[redacted]"}
     assert password.urn in secret.dependencies
-    values = _release(local_graph, "kube-prometheus-stack").inputs["values"]
+    values = release_named(local_graph, "kube-prometheus-stack").inputs["values"]
     assert values["grafana"]["admin"]["existingSecret"] == secret.get("metadata.name")
     assert "adminPassword" not in values["grafana"]
     assert local_graph.outputs["grafanaAdminPassword"] == {SECRET: "[redacted]"}
 
 
 def test_knative_is_tuned_for_gpu_serving(local_graph: ResourceGraph) -> None:
-    serving = _cr(local_graph, "KnativeServing", "knative-serving")
+    serving = custom_resource_named(local_graph, "KnativeServing", "knative-serving")
     config = serving.get("spec.config")
     assert config["autoscaler"]["enable-scale-to-zero"] == "true"
     assert config["autoscaler"]["allow-zero-initial-scale"] == "true"
@@ -359,7 +332,7 @@ def test_knative_is_tuned_for_gpu_serving(local_graph: ResourceGraph) -> None:
 
 
 def test_kserve_runs_serverless_behind_the_istio_gateway(local_graph: ResourceGraph) -> None:
-    values = _release(local_graph, "kserve").inputs["values"]["kserve"]["controller"]
+    values = release_named(local_graph, "kserve").inputs["values"]["kserve"]["controller"]
     assert values["deploymentMode"] == "Knative"
     assert (
         values["gateway"]["ingressGateway"]["gateway"] == "knative-serving/knative-ingress-gateway"
@@ -382,11 +355,11 @@ def test_inference_services_default_to_scale_to_zero(
     )
     binding = local_graph.named(f"local-serving-kserve-{component}-min-replicas-binding")
     assert binding.get("spec.policyName") == policy.get("metadata.name")
-    assert depends_on(local_graph, policy, _release(local_graph, "kserve-crd"))
+    assert depends_on(local_graph, policy, release_named(local_graph, "kserve-crd"))
 
 
 def test_ingress_gateway_is_nodeport_on_kind(local_graph: ResourceGraph) -> None:
-    values = _release(local_graph, "istio-ingressgateway").inputs["values"]
+    values = release_named(local_graph, "istio-ingressgateway").inputs["values"]
     assert values["service"]["type"] == "NodePort"
 
 
@@ -416,7 +389,7 @@ def test_monitors_cover_knative_kserve_and_istio(local_graph: ResourceGraph) -> 
         "istiod",
         "istio-mesh",
     } <= (monitors)
-    serving = _cr(local_graph, "KnativeServing", "knative-serving")
+    serving = custom_resource_named(local_graph, "KnativeServing", "knative-serving")
     assert serving.get("spec.config.observability.metrics-protocol") == "prometheus"
     # In-mesh Knative pods are scraped through Istio's merged, plain-text endpoint.
     workloads = {w["name"]: w["annotations"] for w in serving.get("spec.workloads")}
@@ -448,11 +421,11 @@ def test_acme_issuer_only_with_an_email(plan_mapping: Any, local_graph: Resource
     graph = plan_mapping(
         _variant(serving={"acmeEmail": "ops@example.com", "domain": "ml.example.org"})
     )
-    acme = _cr(graph, "ClusterIssuer", "gpuplane-letsencrypt")
+    acme = custom_resource_named(graph, "ClusterIssuer", "gpuplane-letsencrypt")
     assert acme.get("spec.acme.email") == "ops@example.com"
     assert acme.get("spec.acme.solvers") == [{"http01": {"ingress": {"class": "istio"}}}]
-    assert depends_on(graph, acme, _release(graph, "cert-manager"))
-    serving = _cr(graph, "KnativeServing", "knative-serving")
+    assert depends_on(graph, acme, release_named(graph, "cert-manager"))
+    serving = custom_resource_named(graph, "KnativeServing", "knative-serving")
     assert serving.get("spec.config.domain") == {"ml.example.org": ""}
 
 
@@ -460,21 +433,21 @@ def test_gpu_pools_get_a_runtime_that_tolerates_and_selects_them(plan_mapping: A
     graph = plan_mapping(
         _variant(gpuPools=[{"name": "l4", "labels": {"nvidia.com/gpu.product": "NVIDIA-L4"}}])
     )
-    runtime = _cr(graph, "ClusterServingRuntime", "gpuplane-huggingface-gpu")
+    runtime = custom_resource_named(graph, "ClusterServingRuntime", "gpuplane-huggingface-gpu")
     assert any(t["key"] == GPU_RESOURCE for t in runtime.get("spec.tolerations"))
     terms = runtime.get("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution")
     assert terms["nodeSelectorTerms"][0]["matchExpressions"] == [
         {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}
     ]
     assert runtime.get("spec.containers")[0]["resources"]["limits"][GPU_RESOURCE] == "1"
-    assert depends_on(graph, runtime, _release(graph, "kserve"))
-    validate_custom_resource(_k8s_object(runtime))
+    assert depends_on(graph, runtime, release_named(graph, "kserve"))
+    validate_custom_resource(k8s_object(runtime))
 
 
 def test_load_balancer_clusters_get_a_load_balancer_gateway(plan_mapping: Any) -> None:
     graph = plan_mapping(_variant(existing={"context": "eks", "loadBalancer": True}))
     assert (
-        _release(graph, "istio-ingressgateway").inputs["values"]["service"]["type"]
+        release_named(graph, "istio-ingressgateway").inputs["values"]["service"]["type"]
         == "LoadBalancer"
     )
 
