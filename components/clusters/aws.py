@@ -631,6 +631,7 @@ class EksCluster(pulumi.ComponentResource):
             name,
             cluster_name=name,
             queue_name=aws_side.queue.name,
+            region=ctx.region,
             provider=provider,
             parent=self,
             depends_on=[*base, *aws_side.ready],

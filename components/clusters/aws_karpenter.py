@@ -587,6 +587,7 @@ def karpenter_charts(
     *,
     cluster_name: str,
     queue_name: pulumi.Input[str],
+    region: pulumi.Input[str],
     provider: k8s.Provider,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
@@ -609,6 +610,8 @@ def karpenter_charts(
             "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
             "serviceAccount": {"name": SERVICE_ACCOUNT},
             "controller": {
+                # Pods cannot reach instance metadata (hop limit 1): name the region.
+                "env": [{"name": "AWS_REGION", "value": region}],
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "512Mi"},
                     "limits": {"memory": "1Gi"},

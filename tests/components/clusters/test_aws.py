@@ -410,6 +410,8 @@ def test_karpenter_is_installed_with_pod_identity_and_its_interruption_queue(
     assert values["settings"]["clusterName"] == cluster_name
     queue = _one(graph, "aws:sqs/queue:Queue")
     assert values["settings"]["interruptionQueue"] == queue.inputs["name"]
+    # IMDS is out of reach for pods (hop limit 1), so the region comes from env.
+    assert values["controller"]["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}]
     assert queue.inputs["sqsManagedSseEnabled"] is True
     identity = _urn_of(graph, POD_IDENTITY, namespace="kube-system")
     assert identity.inputs["serviceAccount"] == values["serviceAccount"]["name"] == "karpenter"
