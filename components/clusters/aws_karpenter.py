@@ -615,7 +615,7 @@ def karpenter_charts(
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "512Mi"},
                     "limits": {"memory": "1Gi"},
-                }
+                },
             },
         },
         skip_crds=True,
