@@ -358,6 +358,51 @@ class AwsConfig(_Model):
         return value
 
 
+def _private_ipv4(cidr: str, low: int, high: int) -> str:
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not a CIDR block like 10.0.0.0/20 ({exc})") from None
+    if network.version != 4 or not network.is_private or not low <= network.prefixlen <= high:
+        raise ValueError(f"must be a private IPv4 block from /{low} to /{high}")
+    return cidr
+
+
+class GcpConfig(_Model):
+    """GKE specifics (`gpuplane:gcp`); only for gpuplane:cloud gcp."""
+
+    mode: Literal["standard", "autopilot"] = "standard"
+    """Standard (node pools gpuplane creates) or Autopilot (GKE provisions per pod)."""
+    regional: StrictBool | None = None
+    """Regional control plane and nodes (default in prod) or one zone (default in dev)."""
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    subnet_cidr: str = "10.10.0.0/20"
+    """Node addresses."""
+    pods_cidr: str = "10.16.0.0/14"
+    """Secondary range for pods."""
+    services_cidr: str = "10.20.0.0/20"
+    """Secondary range for Services."""
+    master_cidr: str = "172.16.0.16/28"
+    """The control plane's /28; the source of its calls to webhooks on nodes."""
+    node_auto_provisioning: StrictBool = False
+    """Standard only: let GKE create GPU pools too, capped by the pools' GPU totals."""
+
+    @field_validator("subnet_cidr", "services_cidr")
+    @classmethod
+    def _small(cls, value: str) -> str:
+        return _private_ipv4(value, 8, 24)
+
+    @field_validator("pods_cidr")
+    @classmethod
+    def _pods(cls, value: str) -> str:
+        return _private_ipv4(value, 8, 21)
+
+    @field_validator("master_cidr")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        return _private_ipv4(value, 28, 28)
+
+
 class Location(_Model):
     """Region and project, read from the providers' own config keys."""
 
@@ -375,6 +420,7 @@ class PlatformConfig(_Model):
     gpu_pools: tuple[GpuPoolConfig, ...] = ()
     existing: ExistingConfig | None = None
     aws: AwsConfig | None = None
+    gcp: GcpConfig | None = None
     serving: ServingConfig = ServingConfig()
     location: Location = Location()
 
@@ -401,6 +447,7 @@ USER_KEYS = (
     "gpuPools",
     "existing",
     "aws",
+    "gcp",
     "serving",
 )
 _OBJECT_KEYS = {
@@ -408,6 +455,7 @@ _OBJECT_KEYS = {
     "systemPool": dict,
     "existing": dict,
     "aws": dict,
+    "gcp": dict,
     "serving": dict,
 }
 _LIST_KEYS = {"gpuPools": list}
@@ -548,6 +596,10 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         problems.append(f"gpuplane:aws: only for gpuplane:cloud aws, not {cfg.cloud}")
     if cfg.cloud == "aws":
         problems.extend(_check_aws(cfg))
+    if cfg.gcp is not None and cfg.cloud != "gcp":
+        problems.append(f"gpuplane:gcp: only for gpuplane:cloud gcp, not {cfg.cloud}")
+    if cfg.cloud == "gcp":
+        problems.extend(_check_gcp(cfg))
 
     if managed:
         if "existing" in fields_set:
@@ -670,6 +722,43 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
     return problems
 
 
+def _check_gcp(cfg: PlatformConfig) -> list[str]:
+    problems = []
+    gcp = cfg.gcp or GcpConfig()
+    ranges = {
+        "subnetCidr": gcp.subnet_cidr,
+        "podsCidr": gcp.pods_cidr,
+        "servicesCidr": gcp.services_cidr,
+        "masterCidr": gcp.master_cidr,
+    }
+    names = list(ranges)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = (ipaddress.ip_network(ranges[k]) for k in (first, second))
+            if a.overlaps(b):
+                problems.append(
+                    f"gpuplane:gcp.{second}: {b} overlaps {first} {a}; the ranges must not overlap"
+                )
+    if gcp.mode == "autopilot":
+        if "system_pool" in cfg.model_fields_set:
+            problems.append(
+                "gpuplane:systemPool: has no effect in Autopilot (GKE sizes nodes per pod); "
+                "remove it"
+            )
+        if gcp.node_auto_provisioning:
+            problems.append(
+                "gpuplane:gcp.nodeAutoProvisioning: Autopilot always provisions nodes; "
+                "only with mode standard"
+            )
+        for i, pool in enumerate(cfg.gpu_pools):
+            if pool.min_nodes:
+                problems.append(
+                    f"gpuplane:gpuPools[{i}].minNodes: Autopilot keeps no GPU nodes without pods, "
+                    f"so only 0 is allowed, given {pool.min_nodes}"
+                )
+    return problems
+
+
 def _alias_set(model: BaseModel, alias: str) -> bool:
     fields = type(model).model_fields.items()
     return any(f.alias == alias and n in model.model_fields_set for n, f in fields)
@@ -761,6 +850,10 @@ def _with_defaults(cfg: PlatformConfig) -> PlatformConfig:
                     ),
                 }
             )
+        if cfg.cloud == "gcp":
+            gcp = cfg.gcp or GcpConfig()
+            regional = cfg.is_prod if gcp.regional is None else gcp.regional
+            update["gcp"] = gcp.model_copy(update={"regional": regional})
         update["gpu_pools"] = tuple(
             p if p.spot is not None else p.model_copy(update={"spot": not cfg.is_prod})
             for p in cfg.gpu_pools

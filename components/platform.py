@@ -9,6 +9,7 @@ from components import gpus
 from components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
 from components.clusters.contract import Cluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
+from components.clusters.gcp import GkeCluster, GkeClusterArgs, GkeGpuPool
 from components.config import ConfigError, GpuPoolConfig, PlatformConfig
 from components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from components.serving.stack import ServingStack, ServingStackArgs
@@ -94,7 +95,61 @@ def _eks_pool(pool: GpuPoolConfig) -> EksGpuPool:
     )
 
 
-_CLUSTERS = {"existing": _existing, "aws": _aws}
+def _gcp(config: PlatformConfig) -> Cluster:
+    gcp = config.gcp
+    system = config.system_pool
+    assert gcp is not None and system is not None and system.instance_type is not None
+    assert config.location.project is not None and config.location.region is not None
+    endpoint = config.cluster.endpoint
+    component = GkeCluster(
+        config.cluster.name,
+        GkeClusterArgs(
+            project=config.location.project,
+            region=config.location.region,
+            kubernetes_version=config.cluster.kubernetes_version,
+            authorized_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
+            mode=gcp.mode,
+            regional=bool(gcp.regional),
+            release_channel=gcp.release_channel,
+            subnet_cidr=gcp.subnet_cidr,
+            pods_cidr=gcp.pods_cidr,
+            services_cidr=gcp.services_cidr,
+            master_cidr=gcp.master_cidr,
+            system_machine_type=system.instance_type,
+            system_min_nodes=system.min_nodes,
+            system_max_nodes=system.max_nodes,
+            gpu_pools=[_gke_pool(p) for p in config.gpu_pools],
+            node_auto_provisioning=gcp.node_auto_provisioning,
+            models_namespace=MODELS_NAMESPACE,
+            models_service_account=MODELS_SERVICE_ACCOUNT,
+            protect=config.protect,
+            labels={"gpuplane-environment": config.environment},
+        ),
+    )
+    return component.cluster
+
+
+def _gke_pool(pool: GpuPoolConfig) -> GkeGpuPool:
+    machine = pool.instance_types[0]
+    implied = gpus.implied_gpu("gcp", machine)
+    accelerator = implied.accelerator if implied else pool.accelerator
+    count = implied.count if implied else (pool.accelerator_count or 1)
+    assert accelerator is not None  # config validation requires it for N1
+    return GkeGpuPool(
+        name=pool.name,
+        machine_type=machine,
+        accelerator=accelerator,
+        accelerator_count=count,
+        min_nodes=pool.min_nodes,
+        max_nodes=pool.max_nodes,
+        spot=bool(pool.spot),
+        labels=pool.labels,
+        sharing=pool.sharing.strategy,
+        sharing_replicas=pool.sharing.replicas,
+    )
+
+
+_CLUSTERS = {"existing": _existing, "aws": _aws, "gcp": _gcp}
 
 
 def build_platform(config: PlatformConfig) -> Platform:

@@ -113,6 +113,40 @@ def _aws_generic(name: str, inputs: Mapping[str, Any], region: str) -> dict[str,
     return {"arn": _aws_arn("mock", name, region)} if "arn" not in inputs else {}
 
 
+DEFAULT_PROJECT = "gpuplane-offline"
+PROJECT_NUMBER = "123456789012"
+
+
+def _gcp_service_account(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    account = str(inputs.get("accountId") or name)
+    project = str(inputs.get("project") or DEFAULT_PROJECT)
+    email = f"{account}@{project}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}", "name": email}
+
+
+def _gke_cluster(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    cluster = str(inputs.get("name") or name)
+    octets = [int(stable_hex(cluster, str(i), length=2), 16) for i in range(3)]
+    return {
+        "name": cluster,
+        "endpoint": "34.{}.{}.{}".format(*octets),
+        "masterAuth": {
+            **dict(inputs.get("masterAuth") or {}),
+            "clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm1vY2sK",
+        },
+        "selfLink": f"https://container.googleapis.com/v1/projects/p/locations/l/clusters/{cluster}",
+    }
+
+
+def _gcs_bucket(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    bucket = str(inputs.get("name") or f"{name}-{stable_hex(name, length=7)}")
+    return {"name": bucket, "url": f"gs://{bucket}"}
+
+
+def _kms_crypto_key(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"id": f"{inputs.get('keyRing', 'projects/p/locations/l/keyRings/r')}/cryptoKeys/{name}"}
+
+
 # Computed outputs by resource type (or by package prefix ending in ':').
 OUTPUTS: dict[str, OutputModel] = {
     "kubernetes:": _k8s_metadata,
@@ -123,6 +157,10 @@ OUTPUTS: dict[str, OutputModel] = {
     "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:sqs/queue:Queue": _sqs_queue,
     "aws:": _aws_generic,
+    "gcp:serviceaccount/account:Account": _gcp_service_account,
+    "gcp:container/cluster:Cluster": _gke_cluster,
+    "gcp:storage/bucket:Bucket": _gcs_bucket,
+    "gcp:kms/cryptoKey:CryptoKey": _kms_crypto_key,
 }
 
 
@@ -151,6 +189,18 @@ INVOKES: dict[str, InvokeModel] = {
         "endpoint": f"ec2.{region}.amazonaws.com",
         "description": region,
         "id": region,
+    },
+    "gcp:organizations/getProject:getProject": lambda args, _region: {
+        "projectId": args.get("projectId") or DEFAULT_PROJECT,
+        "number": PROJECT_NUMBER,
+        "name": args.get("projectId") or DEFAULT_PROJECT,
+        "id": f"projects/{args.get('projectId') or DEFAULT_PROJECT}",
+    },
+    "gcp:compute/getZones:getZones": lambda args, region: {
+        "names": [f"{args.get('region') or region}-{z}" for z in "abc"],
+        "region": args.get("region") or region,
+        "project": args.get("project") or DEFAULT_PROJECT,
+        "id": args.get("region") or region,
     },
     "aws:index/getPartition:getPartition": lambda _args, _region: {
         "partition": "aws",

@@ -1,0 +1,578 @@
+"""GKE (Standard or Autopilot) with GPUs that scale to zero, as a `Cluster`.
+
+VPC + subnet (pod and service ranges) -> Cloud Router + NAT (private nodes)
+KMS key (GKE's service agent may use it) + node service account (minimal role)
+-> GKE cluster (Workload Identity, Dataplane V2, private nodes, secrets
+   encrypted, shielded nodes, release channel)
+-> system pool + one GPU pool per config entry (Standard; Autopilot has none)
+models bucket + reader service account bound to models/models (Workload Identity)
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
+
+# Ports the control plane calls on nodes beyond the 443/10250 GKE opens itself:
+# every admission or conversion webhook the platform installs.
+WEBHOOK_PORTS: Mapping[int, str] = {
+    15017: "istiod sidecar injection and config validation",
+    9443: "KServe webhook server",
+    8443: "Knative Serving and net-istio webhooks; Knative operator conversion",
+    10250: "cert-manager webhook; prometheus-operator admission webhook",
+}
+NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
+_SHARING = {"time-slicing": "TIME_SHARING", "mps": "MPS"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeGpuPool:
+    """One GPU pool on GKE."""
+
+    name: str
+    machine_type: str
+    accelerator: str
+    accelerator_count: int
+    max_nodes: int
+    min_nodes: int = 0
+    spot: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    sharing: Literal["none", "time-slicing", "mps"] = "none"
+    sharing_replicas: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeClusterArgs:
+    """Arguments of `GkeCluster`. Defaults are the secure, cheap ones."""
+
+    project: str
+    region: str
+    kubernetes_version: str
+    authorized_cidrs: Sequence[str] = ()
+    """CIDRs allowed to reach the public endpoint; empty makes the endpoint private."""
+    mode: Literal["standard", "autopilot"] = "standard"
+    regional: bool = False
+    release_channel: str = "REGULAR"
+    subnet_cidr: str = "10.10.0.0/20"
+    pods_cidr: str = "10.16.0.0/14"
+    services_cidr: str = "10.20.0.0/20"
+    master_cidr: str = "172.16.0.16/28"
+    system_machine_type: str = "e2-standard-4"
+    system_min_nodes: int = 2
+    system_max_nodes: int = 3
+    gpu_pools: Sequence[GkeGpuPool] = ()
+    node_auto_provisioning: bool = False
+    models_namespace: str = "models"
+    models_service_account: str = "models"
+    protect: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def kubeconfig(
+    cluster_name: str, endpoint: pulumi.Input[str], ca_data: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin."""
+
+    def render(args: list[str]) -> str:
+        server, ca = args
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": cluster_name,
+                        "cluster": {
+                            "server": f"https://{server}",
+                            "certificate-authority-data": ca,
+                        },
+                    }
+                ],
+                "contexts": [
+                    {
+                        "name": cluster_name,
+                        "context": {"cluster": cluster_name, "user": cluster_name},
+                    }
+                ],
+                "current-context": cluster_name,
+                "users": [
+                    {
+                        "name": cluster_name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                                "command": "gke-gcloud-auth-plugin",
+                                "provideClusterInfo": True,
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+
+    return pulumi.Output.secret(pulumi.Output.all(endpoint, ca_data).apply(render))
+
+
+def autopilot_selector(pool: GkeGpuPool) -> dict[str, str]:
+    """The node selector that makes Autopilot provision this pool's GPUs for a pod."""
+    selector = {
+        ACCELERATOR_LABEL: pool.accelerator,
+        "cloud.google.com/gke-accelerator-count": str(pool.accelerator_count),
+    }
+    if pool.spot:
+        selector["cloud.google.com/gke-spot"] = "true"
+    if pool.sharing == "time-slicing":
+        selector["cloud.google.com/gke-gpu-sharing-strategy"] = "time-sharing"
+        selector["cloud.google.com/gke-max-shared-clients-per-gpu"] = str(pool.sharing_replicas)
+    return selector
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A private-node GKE cluster with GPU node pools that scale to zero."""
+
+    cluster: Cluster
+    gke: gcp.container.Cluster
+
+    def __init__(
+        self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:clusters:GkeCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        project = args.project
+        labels = {"gpuplane-cluster": name, "managed-by": "gpuplane", **args.labels}
+        autopilot = args.mode == "autopilot"
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        project_number = gcp.organizations.get_project_output(
+            project_id=project, opts=invoke
+        ).number
+        if args.regional:
+            location: pulumi.Input[str] = args.region
+        else:
+            zones = gcp.compute.get_zones_output(
+                project=project, region=args.region, status="UP", opts=invoke
+            )
+            location = zones.names.apply(lambda names: sorted(names)[0])
+
+        # --- network -------------------------------------------------------------
+        vpc = gcp.compute.Network(
+            f"{name}-vpc",
+            project=project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-nodes",
+            project=project,
+            region=args.region,
+            network=vpc.id,
+            ip_cidr_range=args.subnet_cidr,
+            secondary_ip_ranges=[
+                {"range_name": "pods", "ip_cidr_range": args.pods_cidr},
+                {"range_name": "services", "ip_cidr_range": args.services_cidr},
+            ],
+            # Private nodes reach Google APIs (image pulls, GCS) without NAT.
+            private_ip_google_access=True,
+            opts=child,
+        )
+        router = gcp.compute.Router(
+            f"{name}-router", project=project, region=args.region, network=vpc.id, opts=child
+        )
+        nat = gcp.compute.RouterNat(
+            f"{name}-nat",
+            project=project,
+            region=args.region,
+            router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"},
+            opts=child,
+        )
+
+        # --- identities and keys -------------------------------------------------
+        node_sa = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            project=project,
+            account_id=f"{name}-nodes"[:30],
+            display_name=f"GKE nodes of {name} (gpuplane)",
+            opts=child,
+        )
+        node_grants = [
+            gcp.projects.IAMMember(
+                f"{name}-nodes-{role.split('/')[-1]}",
+                project=project,
+                role=role,
+                member=node_sa.member,
+                opts=child,
+            )
+            for role in NODE_ROLES
+        ]
+        ring = gcp.kms.KeyRing(
+            f"{name}-keys",
+            project=project,
+            location=args.region,
+            name=f"{name}-keys",
+            # Key rings cannot be deleted in Cloud KMS; protect keeps Pulumi honest.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        key = gcp.kms.CryptoKey(
+            f"{name}-secrets",
+            key_ring=ring.id,
+            purpose="ENCRYPT_DECRYPT",
+            rotation_period="7776000s",  # 90 days
+            labels=labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        gke_agent = pulumi.Output.concat(
+            "serviceAccount:service-",
+            project_number,
+            "@container-engine-robot.iam.gserviceaccount.com",
+        )
+        key_grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-secrets-gke",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=gke_agent,
+            opts=child,
+        )
+
+        # --- cluster -------------------------------------------------------------
+        public = bool(args.authorized_cidrs)
+        common: dict[str, Any] = {
+            "project": project,
+            "name": name,
+            "location": location,
+            "network": vpc.id,
+            "subnetwork": subnet.id,
+            "ip_allocation_policy": {
+                "cluster_secondary_range_name": "pods",
+                "services_secondary_range_name": "services",
+            },
+            "release_channel": {"channel": args.release_channel},
+            "min_master_version": args.kubernetes_version,
+            "private_cluster_config": {
+                "enable_private_nodes": True,
+                "enable_private_endpoint": not public,
+                "master_ipv4_cidr_block": args.master_cidr,
+            },
+            "master_authorized_networks_config": {
+                "cidr_blocks": [
+                    {"cidr_block": c, "display_name": f"authorized-{i}"}
+                    for i, c in enumerate(args.authorized_cidrs)
+                ],
+                "gcp_public_cidrs_access_enabled": False,
+            },
+            "database_encryption": {"state": "ENCRYPTED", "key_name": key.id},
+            "logging_config": {
+                "enable_components": ["SYSTEM_COMPONENTS", "APISERVER", "WORKLOADS"]
+            },
+            "monitoring_config": {"enable_components": ["SYSTEM_COMPONENTS"]},
+            "master_auth": {"client_certificate_config": {"issue_client_certificate": False}},
+            "enable_legacy_abac": False,
+            "deletion_protection": args.protect,
+            "resource_labels": labels,
+        }
+        if autopilot:
+            cluster_args = {
+                **common,
+                "enable_autopilot": True,
+                "cluster_autoscaling": {
+                    "auto_provisioning_defaults": {
+                        "service_account": node_sa.email,
+                        "oauth_scopes": [CLOUD_PLATFORM],
+                    }
+                },
+            }
+        else:
+            cluster_args = {
+                **common,
+                "remove_default_node_pool": True,
+                "initial_node_count": 1,
+                "datapath_provider": "ADVANCED_DATAPATH",  # Dataplane V2: policy enforced
+                "workload_identity_config": {"workload_pool": f"{project}.svc.id.goog"},
+                "enable_shielded_nodes": True,
+                # The throwaway default pool still must not use the default account.
+                "node_config": {
+                    "service_account": node_sa.email,
+                    "oauth_scopes": [CLOUD_PLATFORM],
+                    "workload_metadata_config": {"mode": "GKE_METADATA"},
+                    "shielded_instance_config": {
+                        "enable_secure_boot": True,
+                        "enable_integrity_monitoring": True,
+                    },
+                },
+                "cluster_autoscaling": self._autoscaling(args, node_sa.email),
+            }
+        self.gke = cluster = gcp.container.Cluster(
+            f"{name}-gke",
+            **cluster_args,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[nat, key_grant, *node_grants],
+                # The default pool is removed; its node_config must not force replacement.
+                ignore_changes=["nodeConfig"] if not autopilot else [],
+            ),
+        )
+        firewall = gcp.compute.Firewall(
+            f"{name}-webhooks",
+            project=project,
+            network=vpc.id,
+            direction="INGRESS",
+            description="GKE control plane to the platform's admission webhooks on nodes",
+            source_ranges=[args.master_cidr],
+            target_service_accounts=[node_sa.email],
+            allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(WEBHOOK_PORTS)]}],
+            opts=child,
+        )
+
+        pools: list[GpuPool] = []
+        ready: list[pulumi.Resource] = [cluster, firewall, nat]
+        if autopilot:
+            pools = [
+                GpuPool(
+                    name=p.name,
+                    node_selector=autopilot_selector(p),
+                    tolerations=(GPU_TOLERATION,),
+                    accelerator=p.accelerator,
+                    gpus_per_node=p.accelerator_count,
+                    max_nodes=p.max_nodes,
+                    spot=p.spot,
+                    sharing=p.sharing,
+                    sharing_replicas=p.sharing_replicas,
+                )
+                for p in args.gpu_pools
+            ]
+        else:
+            ready.append(self._system_pool(name, args, cluster, node_sa.email, labels))
+            for pool in args.gpu_pools:
+                ready.append(self._gpu_pool(name, args, cluster, node_sa.email, labels, pool))
+                pools.append(
+                    GpuPool(
+                        name=pool.name,
+                        node_selector={NODEPOOL_LABEL: f"gpu-{pool.name}"},
+                        tolerations=(GPU_TOLERATION,),
+                        accelerator=pool.accelerator,
+                        gpus_per_node=pool.accelerator_count,
+                        min_nodes=pool.min_nodes,
+                        max_nodes=pool.max_nodes,
+                        spot=pool.spot,
+                        sharing=pool.sharing,
+                        sharing_replicas=pool.sharing_replicas,
+                    )
+                )
+
+        models = self._models(name, args, labels)
+        config = kubeconfig(name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate)
+        provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=config, enable_server_side_apply=True, opts=child
+        )
+        self.cluster = Cluster(
+            name=cluster.name,
+            cloud="gcp",
+            provider=provider,
+            kubeconfig=config,
+            gpu_pools=tuple(pools),
+            load_balancer=True,
+            workload_identity=WorkloadIdentity(
+                service_account_annotations={"iam.gke.io/gcp-service-account": models.email},
+                storage_uri_prefix=models.uri_prefix,
+            ),
+            ready=(*ready, *models.ready),
+        )
+        self.register_outputs(
+            {
+                "clusterName": cluster.name,
+                "endpoint": cluster.endpoint,
+                "modelsBucket": models.bucket.name,
+                "kubeconfig": config,
+            }
+        )
+
+    @staticmethod
+    def _autoscaling(args: GkeClusterArgs, node_sa: pulumi.Input[str]) -> dict[str, Any]:
+        """Scale down quickly; node auto-provisioning only when asked, capped per GPU type."""
+        autoscaling: dict[str, Any] = {"autoscaling_profile": "OPTIMIZE_UTILIZATION"}
+        if not args.node_auto_provisioning:
+            return {**autoscaling, "enabled": False}
+        gpu_limits: dict[str, int] = {}
+        for pool in args.gpu_pools:
+            gpu_limits[pool.accelerator] = gpu_limits.get(pool.accelerator, 0) + (
+                pool.max_nodes * pool.accelerator_count
+            )
+        return {
+            **autoscaling,
+            "enabled": True,
+            "resource_limits": [
+                {"resource_type": "cpu", "minimum": 0, "maximum": 256},
+                {"resource_type": "memory", "minimum": 0, "maximum": 2048},
+                *(
+                    {"resource_type": accelerator, "minimum": 0, "maximum": limit}
+                    for accelerator, limit in sorted(gpu_limits.items())
+                ),
+            ],
+            "auto_provisioning_defaults": {
+                "service_account": node_sa,
+                "oauth_scopes": [CLOUD_PLATFORM],
+                "management": {"auto_repair": True, "auto_upgrade": True},
+                "shielded_instance_config": {
+                    "enable_secure_boot": True,
+                    "enable_integrity_monitoring": True,
+                },
+            },
+        }
+
+    @staticmethod
+    def _node_config(node_sa: pulumi.Input[str], labels: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "image_type": "COS_CONTAINERD",
+            "service_account": node_sa,
+            "oauth_scopes": [CLOUD_PLATFORM],
+            "workload_metadata_config": {"mode": "GKE_METADATA"},
+            "shielded_instance_config": {
+                "enable_secure_boot": True,
+                "enable_integrity_monitoring": True,
+            },
+            "metadata": {"disable-legacy-endpoints": "true"},
+            "disk_type": "pd-balanced",
+            "resource_labels": dict(labels),
+        }
+
+    def _system_pool(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        cluster: gcp.container.Cluster,
+        node_sa: pulumi.Input[str],
+        labels: Mapping[str, str],
+    ) -> gcp.container.NodePool:
+        return gcp.container.NodePool(
+            f"{name}-system",
+            project=args.project,
+            name="system",
+            cluster=cluster.id,
+            location=cluster.location,
+            autoscaling={
+                "total_min_node_count": args.system_min_nodes,
+                "total_max_node_count": args.system_max_nodes,
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                **self._node_config(node_sa, labels),
+                "machine_type": args.system_machine_type,
+                "disk_size_gb": 50,
+                "labels": {"gpuplane.dev/pool": "system"},
+            },
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+        )
+
+    def _gpu_pool(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        cluster: gcp.container.Cluster,
+        node_sa: pulumi.Input[str],
+        labels: Mapping[str, str],
+        pool: GkeGpuPool,
+    ) -> gcp.container.NodePool:
+        accelerator: dict[str, Any] = {
+            "type": pool.accelerator,
+            "count": pool.accelerator_count,
+            # GKE installs the driver; its own device plugin runs on GPU nodes.
+            "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
+        }
+        if pool.sharing in _SHARING:
+            accelerator["gpu_sharing_config"] = {
+                "gpu_sharing_strategy": _SHARING[pool.sharing],
+                "max_shared_clients_per_gpu": pool.sharing_replicas,
+            }
+        return gcp.container.NodePool(
+            f"{name}-gpu-{pool.name}",
+            project=args.project,
+            name=f"gpu-{pool.name}",
+            cluster=cluster.id,
+            location=cluster.location,
+            initial_node_count=pool.min_nodes,
+            autoscaling={
+                "total_min_node_count": pool.min_nodes,
+                "total_max_node_count": pool.max_nodes,
+                "location_policy": "ANY",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                **self._node_config(node_sa, labels),
+                "machine_type": pool.machine_type,
+                "disk_size_gb": 200,
+                "spot": pool.spot,
+                "guest_accelerators": [accelerator],
+                # Image streaming: large inference images start before they are pulled.
+                "gcfs_config": {"enabled": True},
+                "gvnic": {"enabled": True},
+                "labels": {**pool.labels, "gpuplane.dev/pool": pool.name},
+            },
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
+        )
+
+    def _models(self, name: str, args: GkeClusterArgs, labels: Mapping[str, str]) -> "ModelStore":
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = gcp.storage.Bucket(
+            f"{name}-models",
+            project=args.project,
+            location=args.region,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": True},
+            force_destroy=not args.protect,
+            labels=dict(labels),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        reader = gcp.serviceaccount.Account(
+            f"{name}-models-reader",
+            project=args.project,
+            account_id=f"{name}-models"[:30],
+            display_name=f"Reads the models bucket of {name} (gpuplane)",
+            opts=child,
+        )
+        ready: list[pulumi.Resource] = [
+            gcp.storage.BucketIAMMember(
+                f"{name}-models-reader",
+                bucket=bucket.name,
+                role="roles/storage.objectViewer",
+                member=reader.member,
+                opts=child,
+            ),
+            gcp.serviceaccount.IAMMember(
+                f"{name}-models-workload-identity",
+                service_account_id=reader.name,
+                role="roles/iam.workloadIdentityUser",
+                member=(
+                    f"serviceAccount:{args.project}.svc.id.goog"
+                    f"[{args.models_namespace}/{args.models_service_account}]"
+                ),
+                opts=child,
+            ),
+        ]
+        return ModelStore(bucket=bucket, email=reader.email, ready=ready)
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """The models bucket and the Google service account that reads it."""
+
+    bucket: gcp.storage.Bucket
+    email: pulumi.Output[str]
+    ready: Sequence[pulumi.Resource]
+
+    @property
+    def uri_prefix(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("gs://", self.bucket.name, "/")
