@@ -314,6 +314,9 @@ class AwsConfig(_Model):
     """One NAT gateway per zone (default in prod) or a single one (default in dev)."""
     gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
     """Karpenter GPU node image: EKS-optimized AL2023 NVIDIA or Bottlerocket NVIDIA."""
+    gpu_node_image_version: str = Field("latest", pattern=r"^(latest|v?\d[0-9A-Za-z.]*)$")
+    """The image release to pin (`v20260724` for AL2023, `v1.44.0` for Bottlerocket);
+    `latest` follows AWS. Karpenter's docs advise pinning in production."""
     gpu_volume_size: StrictInt = Field(200, ge=50, le=16384)
     """GiB of encrypted gp3 for images and model caches on each GPU node."""
     consolidate_after: str = "2m"
@@ -708,7 +711,7 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
                 "device plugin without GPU sharing; allowed with computeMode auto: none"
             )
     if aws.compute_mode == "auto":
-        for alias in ("gpuNodeImage", "imageCacheSnapshotId"):
+        for alias in ("gpuNodeImage", "gpuNodeImageVersion", "imageCacheSnapshotId"):
             if _alias_set(aws, alias):
                 problems.append(
                     f"gpuplane:aws.{alias}: EKS Auto Mode manages the node image; only with "

@@ -64,6 +64,7 @@ def _aws(config: PlatformConfig) -> Cluster:
             system_max_nodes=system.max_nodes,
             gpu_pools=[_eks_pool(p) for p in config.gpu_pools],
             gpu_node_image=aws.gpu_node_image,
+            gpu_node_image_version=aws.gpu_node_image_version,
             gpu_volume_gib=aws.gpu_volume_size,
             consolidate_after=aws.consolidate_after,
             fast_image_pull=aws.fast_image_pull,

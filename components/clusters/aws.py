@@ -21,7 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.clusters import aws_auto, aws_karpenter
-from components.clusters.aws_iam import POD_IDENTITY_PRINCIPAL, role, trust_policy
+from components.clusters.aws_iam import pod_identity_trust, role, trust_policy
 from components.clusters.aws_models import model_store
 from components.clusters.aws_network import DISCOVERY_TAG, network
 from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
@@ -85,6 +85,8 @@ class EksClusterArgs:
     system_max_nodes: int = 3
     gpu_pools: Sequence[EksGpuPool] = ()
     gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
+    gpu_node_image_version: str = "latest"
+    """The image release Karpenter's alias pins (`v20260724`); `latest` follows AWS."""
     gpu_volume_gib: int = 200
     consolidate_after: str = "2m"
     fast_image_pull: bool = True
@@ -366,7 +368,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         ebs_role, ebs_grants = role(
             f"{name}-ebs-csi",
-            trust=trust_policy(POD_IDENTITY_PRINCIPAL, tag_session=True),
+            trust=pod_identity_trust(name, "kube-system", ["ebs-csi-controller-sa"]),
             description=f"EBS CSI controller of EKS cluster {name} (Pod Identity)",
             partition=ctx.partition,
             managed=("service-role/AmazonEBSCSIDriverPolicy",),
@@ -407,6 +409,18 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base),
         )
 
+        if auto:
+            # Auto Mode nodes attach volumes through EKS's own driver, not the add-on.
+            k8s.storage.v1.StorageClass(
+                f"{name}-auto-gp3",
+                metadata={"name": "auto-gp3-encrypted"},
+                provisioner="ebs.csi.eks.amazonaws.com",
+                parameters={"type": "gp3", "encrypted": "true"},
+                volume_binding_mode="WaitForFirstConsumer",
+                allow_volume_expansion=True,
+                reclaim_policy="Delete",
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base),
+            )
         pools = [
             GpuPool(
                 name=p.name,
@@ -450,7 +464,7 @@ class EksCluster(pulumi.ComponentResource):
             cluster=cluster,
             cluster_name=name,
             namespace=args.models_namespace,
-            service_account=args.models_service_account,
+            service_accounts=[args.models_service_account, "default"],
             partition=ctx.partition,
             protect=args.protect,
             tags=tags,
@@ -647,6 +661,7 @@ class EksCluster(pulumi.ComponentResource):
                 cluster_name=name,
                 node_role=aws_side.node_role.name,
                 image=args.gpu_node_image,
+                image_version=args.gpu_node_image_version,
                 volume_gib=args.gpu_volume_gib,
                 snapshot_id=args.image_cache_snapshot_id,
                 fast_image_pull=args.fast_image_pull,

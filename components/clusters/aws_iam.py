@@ -28,6 +28,30 @@ def trust_policy(service: str, *, tag_session: bool = False) -> str:
     )
 
 
+def pod_identity_trust(cluster_name: str, namespace: str, service_accounts: Sequence[str]) -> str:
+    """Trust for EKS Pod Identity, limited by its session tags to one cluster, one
+    namespace and the named service accounts."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:RequestTag/eks-cluster-name": cluster_name,
+                            "aws:RequestTag/kubernetes-namespace": namespace,
+                            "aws:RequestTag/kubernetes-service-account": list(service_accounts),
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
 def policy_document(statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
     """An IAM policy document; statements may hold Outputs (ARNs) anywhere."""
     return pulumi.Output.from_input(list(statements)).apply(

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.aws_iam import POD_IDENTITY_PRINCIPAL, policy_document, role, trust_policy
+from components.clusters.aws_iam import pod_identity_trust, policy_document, role, trust_policy
 from components.clusters.aws_network import DISCOVERY_TAG
 from components.clusters.contract import GPU_RESOURCE, GpuPool
 from components.serving.common import custom_resource, release
@@ -390,7 +390,7 @@ def karpenter_aws(
     )
     controller, controller_grants = role(
         f"{name}-karpenter-controller",
-        trust=trust_policy(POD_IDENTITY_PRINCIPAL, tag_session=True),
+        trust=pod_identity_trust(cluster_name, NAMESPACE, [SERVICE_ACCOUNT]),
         description=f"Karpenter controller of EKS cluster {cluster_name} (Pod Identity)",
         partition=ctx.partition,
         inline={group: policy_document(s) for group, s in statements.items()},
@@ -419,6 +419,7 @@ def node_class_spec(
     cluster_name: str,
     node_role: pulumi.Input[str],
     image: str,
+    image_version: str,
     volume_gib: int,
     snapshot_id: str | None,
     fast_image_pull: bool,
@@ -450,7 +451,7 @@ def node_class_spec(
         devices = [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": volume}]
     spec: dict[str, Any] = {
         # The alias picks the NVIDIA variant for instance types with GPUs.
-        "amiSelectorTerms": [{"alias": f"{image}@latest"}],
+        "amiSelectorTerms": [{"alias": f"{image}@{image_version}"}],
         "role": node_role,
         "subnetSelectorTerms": [{"tags": {DISCOVERY_TAG: cluster_name}}],
         "securityGroupSelectorTerms": [{"tags": {DISCOVERY_TAG: cluster_name}}],
@@ -486,6 +487,8 @@ def bottlerocket_settings(pool: GpuPool, fast_image_pull: bool) -> str:
             "",
             f"[settings.kubelet-device-plugins.nvidia.{pool.sharing}]",
             f"replicas = {pool.sharing_replicas}",
+            # Keep advertising nvidia.com/gpu, which is what model pods request.
+            "rename-by-default = false",
             "",
         ]
     return "\n".join(lines)
@@ -539,6 +542,9 @@ def node_pool_spec(
             # Only empty nodes go: a running model is never repacked to save a node.
             "consolidationPolicy": "WhenEmpty",
             "consolidateAfter": consolidate_after,
+            # A new image never evicts a serving model: drifted nodes are replaced
+            # when they empty out, which scale to zero makes frequent.
+            "budgets": [{"nodes": "0", "reasons": ["Drifted"]}, {"nodes": "100%"}],
         },
         "limits": limits,
     }

@@ -2,17 +2,19 @@
 
 The bucket is private (every public-access block on, owner-enforced objects),
 versioned, encrypted with its own customer key, and refuses non-TLS requests.
-The `models` ServiceAccount gets a read-only role through Pod Identity, so the
-storage initializer's boto3 finds credentials with no static keys.
+The `models` ServiceAccount and the namespace's `default` one (which an
+InferenceService runs as unless it names another) get a read-only role through
+Pod Identity, so the storage initializer's boto3 finds credentials with no
+static keys.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.clusters.aws_iam import POD_IDENTITY_PRINCIPAL, policy_document, role, trust_policy
+from components.clusters.aws_iam import pod_identity_trust, policy_document, role
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def model_store(
     cluster: aws.eks.Cluster,
     cluster_name: str,
     namespace: str,
-    service_account: str,
+    service_accounts: Sequence[str],
     partition: pulumi.Input[str],
     protect: bool,
     tags: Mapping[str, str],
@@ -119,7 +121,7 @@ def model_store(
     )
     reader, grants = role(
         f"{name}-models-reader",
-        trust=trust_policy(POD_IDENTITY_PRINCIPAL, tag_session=True),
+        trust=pod_identity_trust(cluster_name, namespace, service_accounts),
         description=f"Read-only access to the models bucket of EKS cluster {cluster_name}",
         partition=partition,
         inline={
@@ -134,13 +136,16 @@ def model_store(
         tags=tags,
         parent=parent,
     )
-    association = aws.eks.PodIdentityAssociation(
-        f"{name}-models",
-        cluster_name=cluster.name,
-        namespace=namespace,
-        service_account=service_account,
-        role_arn=reader.arn,
-        tags=dict(tags),
-        opts=child,
-    )
-    return ModelStore(bucket=bucket, key=key, reader=reader, ready=[*ready, *grants, association])
+    associations = [
+        aws.eks.PodIdentityAssociation(
+            f"{name}-models-{account}",
+            cluster_name=cluster.name,
+            namespace=namespace,
+            service_account=account,
+            role_arn=reader.arn,
+            tags=dict(tags),
+            opts=child,
+        )
+        for account in service_accounts
+    ]
+    return ModelStore(bucket=bucket, key=key, reader=reader, ready=[*ready, *grants, *associations])

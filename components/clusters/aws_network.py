@@ -20,6 +20,9 @@ import pulumi_aws as aws
 PUBLIC_SUBNET_TAGS = {"kubernetes.io/role/elb": "1"}
 PRIVATE_SUBNET_TAGS = {"kubernetes.io/role/internal-elb": "1"}
 DISCOVERY_TAG = "karpenter.sh/discovery"
+# Zones where EKS places no control plane (EKS user guide, "Cluster creation"):
+# CreateCluster fails if a subnet is there. Zone IDs, since names differ per account.
+EKS_UNSUPPORTED_ZONE_IDS = ("use1-az3", "usw1-az2", "cac1-az3")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ def network(
     child = pulumi.ResourceOptions(parent=parent)
     available = aws.get_availability_zones_output(
         state="available",
+        exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
         filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )

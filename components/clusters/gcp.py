@@ -372,7 +372,7 @@ class GkeCluster(pulumi.ComponentResource):
                     )
                 )
 
-        models = self._models(name, args, labels)
+        models = self._models(name, args, labels, project_number)
         config = kubeconfig(name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate)
         provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=config, enable_server_side_apply=True, opts=child
@@ -523,7 +523,13 @@ class GkeCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )
 
-    def _models(self, name: str, args: GkeClusterArgs, labels: Mapping[str, str]) -> "ModelStore":
+    def _models(
+        self,
+        name: str,
+        args: GkeClusterArgs,
+        labels: Mapping[str, str],
+        project_number: pulumi.Input[str],
+    ) -> "ModelStore":
         child = pulumi.ResourceOptions(parent=self)
         bucket = gcp.storage.Bucket(
             f"{name}-models",
@@ -562,6 +568,22 @@ class GkeCluster(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
+        # An InferenceService runs as `default` unless it names `models`: that
+        # account reads the bucket directly through Workload Identity Federation.
+        ready.append(
+            gcp.storage.BucketIAMMember(
+                f"{name}-models-default",
+                bucket=bucket.name,
+                role="roles/storage.objectViewer",
+                member=pulumi.Output.concat(
+                    "principal://iam.googleapis.com/projects/",
+                    project_number,
+                    f"/locations/global/workloadIdentityPools/{args.project}.svc.id.goog"
+                    f"/subject/ns/{args.models_namespace}/sa/default",
+                ),
+                opts=child,
+            )
+        )
         return ModelStore(bucket=bucket, email=reader.email, ready=ready)
 
 

@@ -62,6 +62,8 @@ def graphs(stack_graphs: dict[str, ResourceGraph], project: Any) -> dict[str, Re
     out = {name: stack_graphs[name] for name in LIVE_STACKS}
     for name in LIVE_STACKS:
         config = _with_aws(name, computeMode="auto")
+        # Auto Mode manages the node image.
+        config["gpuplane:aws"].pop("gpuNodeImageVersion", None)
         # Auto Mode runs its own device plugin, without sharing.
         for pool in config["gpuplane:gpuPools"]:
             pool.pop("sharing", None)
@@ -367,10 +369,11 @@ def test_gpu_node_pools_are_tainted_limited_and_emptied(
         assert spec["limits"]["nodes"] == pool["maxNodes"]
         # g6.xlarge/g6.2xlarge/g5.xlarge each carry one GPU.
         assert spec["limits"]["nvidia.com/gpu"] == pool["maxNodes"]
-        assert spec["disruption"] == {
-            "consolidationPolicy": "WhenEmpty",
-            "consolidateAfter": aws_config.get("consolidateAfter", "2m"),
-        }
+        disruption = spec["disruption"]
+        assert disruption["consolidationPolicy"] == "WhenEmpty"
+        assert disruption["consolidateAfter"] == aws_config.get("consolidateAfter", "2m")
+        # A new node image never evicts a serving model.
+        assert {"nodes": "0", "reasons": ["Drifted"]} in disruption["budgets"]
         labels = spec["template"]["metadata"]["labels"]
         assert labels["gpuplane.dev/pool"] == pool["name"]
         validate_custom_resource(k8s_object(node_pool))
@@ -386,7 +389,8 @@ def test_karpenter_node_classes_validate_and_use_the_nvidia_image(
     cluster_name = _one(graph, CLUSTER).inputs["name"]
     for node_class in node_classes:
         spec = node_class.inputs["spec"]
-        assert spec["amiSelectorTerms"] == [{"alias": "al2023@latest"}]
+        version = _stack_config(stack)["gpuplane:aws"].get("gpuNodeImageVersion", "latest")
+        assert spec["amiSelectorTerms"] == [{"alias": f"al2023@{version}"}]
         assert spec["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": cluster_name}}]
         [root] = spec["blockDeviceMappings"]
         assert root["ebs"]["encrypted"] is True
@@ -413,7 +417,12 @@ def test_karpenter_is_installed_with_pod_identity_and_its_interruption_queue(
     # IMDS is out of reach for pods (hop limit 1), so the region comes from env.
     assert values["controller"]["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}]
     assert queue.inputs["sqsManagedSseEnabled"] is True
-    identity = _urn_of(graph, POD_IDENTITY, namespace="kube-system")
+    identity = _urn_of(graph, POD_IDENTITY, namespace="kube-system", serviceAccount="karpenter")
+    [controller_role] = identity.property_dependencies["roleArn"]
+    [trust] = json.loads(graph.get(controller_role).inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == [
+        "karpenter"
+    ]
     assert identity.inputs["serviceAccount"] == values["serviceAccount"]["name"] == "karpenter"
     assert depends_on(graph, controller, identity)
     rules = graph.by_type("aws:cloudwatch/eventRule:EventRule")
@@ -557,14 +566,23 @@ def test_model_pods_read_the_bucket_through_pod_identity(
 ) -> None:
     graph = graphs[stack]
     bucket = _one(graph, "aws:s3/bucket:Bucket")
-    association = _urn_of(graph, POD_IDENTITY, namespace="models")
-    account = custom_resource_named(graph, "ServiceAccount", association.inputs["serviceAccount"])
+    associations = [r for r in graph.by_type(POD_IDENTITY) if r.inputs["namespace"] == "models"]
+    # The platform's `models` account, and `default`, which an InferenceService
+    # runs as unless it names another.
+    assert sorted(a.inputs["serviceAccount"] for a in associations) == ["default", "models"]
+    account = custom_resource_named(graph, "ServiceAccount", "models")
     assert account.get("metadata.namespace") == "models"
-    [role_urn] = association.property_dependencies["roleArn"]
+    [role_urn] = {u for a in associations for u in a.property_dependencies["roleArn"]}
     role = graph.get(role_urn)
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert sorted(trust["Statement"][0]["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    # Session tags pin the role to this cluster, namespace and those accounts.
+    assert statement["Condition"]["StringEquals"] == {
+        "aws:RequestTag/eks-cluster-name": _one(graph, CLUSTER).inputs["name"],
+        "aws:RequestTag/kubernetes-namespace": "models",
+        "aws:RequestTag/kubernetes-service-account": ["models", "default"],
+    }
     [inline] = [
         p for p in graph.by_type(ROLE_POLICY) if role_urn in p.property_dependencies["role"]
     ]
@@ -706,5 +724,7 @@ def test_bottlerocket_gpu_nodes_use_soci_their_own_plugin_and_an_image_cache(
     nvidia = settings["kubelet-device-plugins"]["nvidia"]
     assert nvidia["device-sharing-strategy"] == "time-slicing"
     assert nvidia["time-slicing"]["replicas"] == 4
+    # Shared GPUs stay advertised as nvidia.com/gpu, which model pods request.
+    assert nvidia["time-slicing"]["rename-by-default"] is False
     assert "nvidia-device-plugin" not in {r.inputs["name"] for r in graph.by_type(RELEASE)}
     validate_custom_resource(k8s_object(node_class))
