@@ -12,6 +12,10 @@ GCP_LOCATION = {"gcp:project": "acme-ml", "gcp:region": "us-central1"}
 AZURE_LOCATION = {"azure-native:location": "eastus"}
 
 
+GCP = {"cloud": "gcp", "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}}}
+GCP_LOCATION = {"gcp:project": "demo", "gcp:region": "us-central1"}
+
+
 def _aws(**changes: Any) -> dict[str, Any]:
     return {**AWS, **changes}
 
@@ -341,6 +345,42 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         "only 0 is allowed",
     ),
     ({**EXISTING, "aws": AWS["aws"]}, {}, "gpuplane:aws", "only for gpuplane:cloud aws"),
+    # gpuplane:gcp
+    (
+        {**GCP, "gcp": {"podsCidr": "10.10.0.0/16"}},
+        GCP_LOCATION,
+        "gpuplane:gcp.podsCidr",
+        "overlaps subnetCidr",
+    ),
+    (
+        {**GCP, "gcp": {"masterCidr": "172.16.0.0/24"}},
+        GCP_LOCATION,
+        "gpuplane:gcp.masterCidr",
+        "from /28 to /28",
+    ),
+    (
+        {**GCP, "gcp": {"mode": "autopilot"}, "systemPool": {"minNodes": 3}},
+        GCP_LOCATION,
+        "gpuplane:systemPool",
+        "no effect in Autopilot",
+    ),
+    (
+        {**GCP, "gcp": {"mode": "autopilot", "nodeAutoProvisioning": True}},
+        GCP_LOCATION,
+        "gpuplane:gcp.nodeAutoProvisioning",
+        "only with mode standard",
+    ),
+    (
+        {
+            **GCP,
+            "gcp": {"mode": "autopilot"},
+            "gpuPools": [{"name": "l4", "instanceTypes": ["g2-standard-4"], "minNodes": 1}],
+        },
+        GCP_LOCATION,
+        "gpuplane:gpuPools[0].minNodes",
+        "only 0 is allowed",
+    ),
+    (_aws(gcp={"mode": "standard"}), AWS_LOCATION, "gpuplane:gcp", "only for gpuplane:cloud gcp"),
     (
         _aws(cluster={**AWS["cluster"], "kubernetesVersion": "1.31"}),
         AWS_LOCATION,
