@@ -1,9 +1,11 @@
 """Helpers shared by the tests: config builders and expectations."""
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.config import ConfigError, parse_config
 from gpuplane.graph import SECRET, Resource, ResourceGraph
@@ -76,3 +78,16 @@ def k8s_object(resource: Resource) -> dict[str, Any]:
     obj.setdefault("apiVersion", group_version.removeprefix("core/"))
     obj.setdefault("kind", kind)
     return obj
+
+
+def one_of_type(graph: ResourceGraph, type_: str) -> Resource:
+    """The one resource of this type; fails if there are none or several."""
+    found = graph.by_type(type_)
+    assert len(found) == 1, type_
+    return found[0]
+
+
+def stack_file_config(name: str) -> dict[str, Any]:
+    """The `config:` section of stacks/Pulumi.<name>.yaml, as written."""
+    path = Path(__file__).resolve().parents[1] / "stacks" / f"Pulumi.{name}.yaml"
+    return yaml.safe_load(path.read_text())["config"]

@@ -21,10 +21,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.clusters import aws_auto, aws_karpenter
-from components.clusters.aws_iam import pod_identity_trust, role, trust_policy
+from components.clusters.aws_iam import NODE_POLICIES, pod_identity_trust, role, trust_policy
 from components.clusters.aws_models import model_store
 from components.clusters.aws_network import DISCOVERY_TAG, network
 from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
+from components.clusters.kubeconfig import exec_kubeconfig
 from components.serving.common import namespace, release
 from components.versions import eks_addon_version
 
@@ -108,52 +109,45 @@ def kubeconfig(
     cluster_name: str, endpoint: pulumi.Input[str], ca_data: pulumi.Input[str], region: Any
 ) -> pulumi.Output[str]:
     """A kubeconfig that authenticates with `aws eks get-token` (AWS CLI v2)."""
+    return exec_kubeconfig(
+        cluster_name,
+        server=endpoint,
+        ca_data=ca_data,
+        exec_config={
+            "command": "aws",
+            "args": [
+                "eks",
+                "get-token",
+                "--cluster-name",
+                cluster_name,
+                "--region",
+                region,
+                "--output",
+                "json",
+            ],
+        },
+    )
 
-    def render(args: list[str]) -> str:
-        server, ca, region_name = args
-        return json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": cluster_name,
-                        "cluster": {"server": server, "certificate-authority-data": ca},
-                    }
-                ],
-                "contexts": [
-                    {
-                        "name": cluster_name,
-                        "context": {"cluster": cluster_name, "user": cluster_name},
-                    }
-                ],
-                "current-context": cluster_name,
-                "users": [
-                    {
-                        "name": cluster_name,
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "aws",
-                                "args": [
-                                    "eks",
-                                    "get-token",
-                                    "--cluster-name",
-                                    cluster_name,
-                                    "--region",
-                                    region_name,
-                                    "--output",
-                                    "json",
-                                ],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
 
-    return pulumi.Output.secret(pulumi.Output.all(endpoint, ca_data, region).apply(render))
+def _gp3_class(
+    resource_name: str,
+    name: str,
+    provisioner: str,
+    opts: pulumi.ResourceOptions,
+    default: bool = True,
+) -> k8s.storage.v1.StorageClass:
+    """An encrypted gp3 StorageClass, bound where the pod lands."""
+    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return k8s.storage.v1.StorageClass(
+        resource_name,
+        metadata={"name": name, "annotations": annotations},
+        provisioner=provisioner,
+        parameters={"type": "gp3", "encrypted": "true"},
+        volume_binding_mode="WaitForFirstConsumer",
+        allow_volume_expansion=True,
+        reclaim_policy="Delete",
+        opts=opts,
+    )
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -224,11 +218,7 @@ class EksCluster(pulumi.ComponentResource):
             trust=trust_policy("ec2.amazonaws.com"),
             description=f"System node group of EKS cluster {name}",
             partition=ctx.partition,
-            managed=(
-                "AmazonEKSWorkerNodePolicy",
-                "AmazonEKS_CNI_Policy",
-                "AmazonEC2ContainerRegistryPullOnly",
-            ),
+            managed=NODE_POLICIES,
             tags=tags,
             parent=self,
         )
@@ -395,32 +385,14 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         base = [node_group, *access, *networking, *workloads]
-        storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-gp3",
-            metadata={
-                "name": "gp3-encrypted",
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-            },
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true"},
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            reclaim_policy="Delete",
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base),
-        )
-
+        sc = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base)
+        storage_class = _gp3_class(f"{name}-gp3", "gp3-encrypted", "ebs.csi.aws.com", sc)
         if auto:
             # Auto Mode nodes attach volumes through EKS's own driver, not the add-on.
-            k8s.storage.v1.StorageClass(
-                f"{name}-auto-gp3",
-                metadata={"name": "auto-gp3-encrypted"},
-                provisioner="ebs.csi.eks.amazonaws.com",
-                parameters={"type": "gp3", "encrypted": "true"},
-                volume_binding_mode="WaitForFirstConsumer",
-                allow_volume_expansion=True,
-                reclaim_policy="Delete",
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base),
+            _gp3_class(
+                f"{name}-auto-gp3", "auto-gp3-encrypted", "ebs.csi.eks.amazonaws.com", sc, False
             )
+
         pools = [
             GpuPool(
                 name=p.name,

@@ -13,6 +13,12 @@ import pulumi
 import pulumi_aws as aws
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+# What an EKS node needs. No AmazonSSMManagedInstanceCore: nodes take no shell sessions.
+NODE_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEKS_CNI_Policy",
+    "AmazonEC2ContainerRegistryPullOnly",
+)
 
 
 def trust_policy(service: str, *, tag_session: bool = False) -> str:

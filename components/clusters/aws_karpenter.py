@@ -19,7 +19,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.aws_iam import pod_identity_trust, policy_document, role, trust_policy
+from components.clusters.aws_iam import (
+    NODE_POLICIES,
+    pod_identity_trust,
+    policy_document,
+    role,
+    trust_policy,
+)
 from components.clusters.aws_network import DISCOVERY_TAG
 from components.clusters.contract import GPU_RESOURCE, GpuPool
 from components.serving.common import custom_resource, release
@@ -319,12 +325,7 @@ def karpenter_aws(
         trust=trust_policy("ec2.amazonaws.com"),
         description=f"Nodes Karpenter launches for EKS cluster {cluster_name}",
         partition=ctx.partition,
-        # No AmazonSSMManagedInstanceCore: nodes take no shell sessions.
-        managed=(
-            "AmazonEKSWorkerNodePolicy",
-            "AmazonEKS_CNI_Policy",
-            "AmazonEC2ContainerRegistryPullOnly",
-        ),
+        managed=NODE_POLICIES,
         tags=tags,
         parent=parent,
     )

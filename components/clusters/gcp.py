@@ -8,7 +8,6 @@ KMS key (GKE's service agent may use it) + node service account (minimal role)
 models bucket + reader service account bound to models/models (Workload Identity)
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +17,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
+from components.clusters.kubeconfig import exec_kubeconfig
 
 # Ports the control plane calls on nodes beyond the 443/10250 GKE opens itself:
 # every admission or conversion webhook the platform installs.
@@ -81,46 +81,12 @@ def kubeconfig(
     cluster_name: str, endpoint: pulumi.Input[str], ca_data: pulumi.Input[str]
 ) -> pulumi.Output[str]:
     """A kubeconfig that authenticates with gke-gcloud-auth-plugin."""
-
-    def render(args: list[str]) -> str:
-        server, ca = args
-        return json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": cluster_name,
-                        "cluster": {
-                            "server": f"https://{server}",
-                            "certificate-authority-data": ca,
-                        },
-                    }
-                ],
-                "contexts": [
-                    {
-                        "name": cluster_name,
-                        "context": {"cluster": cluster_name, "user": cluster_name},
-                    }
-                ],
-                "current-context": cluster_name,
-                "users": [
-                    {
-                        "name": cluster_name,
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                                "command": "gke-gcloud-auth-plugin",
-                                "provideClusterInfo": True,
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-            }
-        )
-
-    return pulumi.Output.secret(pulumi.Output.all(endpoint, ca_data).apply(render))
+    return exec_kubeconfig(
+        cluster_name,
+        server=pulumi.Output.concat("https://", endpoint),
+        ca_data=ca_data,
+        exec_config={"command": "gke-gcloud-auth-plugin", "provideClusterInfo": True},
+    )
 
 
 def autopilot_selector(pool: GkeGpuPool) -> dict[str, str]:

@@ -7,20 +7,20 @@ webhook reachability, model storage lockdown, identity wiring and protection.
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from gpuplane.graph import SECRET, Resource, ResourceGraph
-from tests.conftest import ROOT
 from tests.helpers import (
     RELEASE,
     custom_resource_named,
     depends_on,
     k8s_object,
+    one_of_type,
     release_named,
+    stack_file_config,
 )
 from tests.upstream import (
     UPSTREAM,
@@ -43,12 +43,8 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 LIVE_STACKS = ("aws-dev", "aws-prod")
 
 
-def _stack_config(name: str) -> dict[str, Any]:
-    return yaml.safe_load(Path(ROOT, "stacks", f"Pulumi.{name}.yaml").read_text())["config"]
-
-
 def _with_aws(name: str, **changes: Any) -> dict[str, Any]:
-    config = _stack_config(name)
+    config = stack_file_config(name)
     config["gpuplane:aws"] = {**config["gpuplane:aws"], **changes}
     return config
 
@@ -76,12 +72,6 @@ KARPENTER = ("aws-dev", "aws-prod")
 AUTO = ("aws-dev-auto", "aws-prod-auto")
 
 
-def _one(graph: ResourceGraph, type_: str) -> Resource:
-    found = graph.by_type(type_)
-    assert len(found) == 1, type_
-    return found[0]
-
-
 def _urn_of(graph: ResourceGraph, type_: str, **inputs: Any) -> Resource:
     found = [r for r in graph.by_type(type_) if all(r.get(k) == v for k, v in inputs.items())]
     assert len(found) == 1, (type_, inputs)
@@ -104,9 +94,9 @@ def _depends_on_resource(resource: Resource, other: Resource) -> bool:
 def test_endpoint_is_private_with_public_access_only_from_listed_cidrs(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    cluster = _one(graphs[stack], CLUSTER)
+    cluster = one_of_type(graphs[stack], CLUSTER)
     vpc = cluster.inputs["vpcConfig"]
-    expected = _stack_config(stack.removesuffix("-auto"))["gpuplane:cluster"]["endpoint"]
+    expected = stack_file_config(stack.removesuffix("-auto"))["gpuplane:cluster"]["endpoint"]
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["endpointPublicAccess"] is True
     assert vpc["publicAccessCidrs"] == expected["publicAccessCidrs"]
@@ -114,9 +104,9 @@ def test_endpoint_is_private_with_public_access_only_from_listed_cidrs(
 
 
 def test_prod_may_be_private_only(plan_mapping: Callable[..., ResourceGraph]) -> None:
-    config = _stack_config("aws-prod")
+    config = stack_file_config("aws-prod")
     config["gpuplane:cluster"]["endpoint"] = {"privateAccess": True, "publicAccess": False}
-    vpc = _one(plan_mapping(config, "aws-private"), CLUSTER).inputs["vpcConfig"]
+    vpc = one_of_type(plan_mapping(config, "aws-private"), CLUSTER).inputs["vpcConfig"]
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in vpc
@@ -127,7 +117,7 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_customer_key(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     [encryption] = [cluster.inputs["encryptionConfig"]]
     assert encryption["resources"] == ["secrets"]
     key_arn = encryption["provider"]["keyArn"]
@@ -141,12 +131,12 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_customer_key(
 def test_all_five_control_plane_log_types_and_standard_support(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    cluster = _one(graphs[stack], CLUSTER)
+    cluster = one_of_type(graphs[stack], CLUSTER)
     assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(
         ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     )
     assert cluster.inputs["upgradePolicy"] == {"supportType": "STANDARD"}
-    group = _one(graphs[stack], "aws:cloudwatch/logGroup:LogGroup")
+    group = one_of_type(graphs[stack], "aws:cloudwatch/logGroup:LogGroup")
     assert group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
     assert group.inputs["retentionInDays"] in (30, 90)
     assert _depends_on_resource(cluster, group)
@@ -157,12 +147,12 @@ def test_access_entries_only_for_the_configured_admin_roles(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     assert cluster.inputs["accessConfig"] == {
         "authenticationMode": "API",
         "bootstrapClusterCreatorAdminPermissions": False,
     }
-    admins = _stack_config(stack.removesuffix("-auto"))["gpuplane:aws"]["adminRoleArns"]
+    admins = stack_file_config(stack.removesuffix("-auto"))["gpuplane:aws"]["adminRoleArns"]
     standard = [r for r in graph.by_type(ACCESS_ENTRY) if r.inputs["type"] == "STANDARD"]
     assert sorted(r.inputs["principalArn"] for r in standard) == sorted(admins)
     admin_policies = [
@@ -182,17 +172,17 @@ def test_system_nodes_require_imdsv2_with_hop_limit_one_and_encrypted_disks(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    template = _one(graph, "aws:ec2/launchTemplate:LaunchTemplate")
+    template = one_of_type(graph, "aws:ec2/launchTemplate:LaunchTemplate")
     assert template.inputs["metadataOptions"]["httpTokens"] == "required"
     assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
     [disk] = template.inputs["blockDeviceMappings"]
     assert disk["ebs"]["encrypted"] == "true"
     assert disk["ebs"]["volumeType"] == "gp3"
-    group = _one(graph, "aws:eks/nodeGroup:NodeGroup")
+    group = one_of_type(graph, "aws:eks/nodeGroup:NodeGroup")
     assert group.inputs["capacityType"] == "ON_DEMAND"
     assert group.inputs["amiType"].startswith("AL2023_")
     assert template.urn in group.property_dependencies["launchTemplate"]
-    system = _stack_config(stack.removesuffix("-auto")).get("gpuplane:systemPool", {})
+    system = stack_file_config(stack.removesuffix("-auto")).get("gpuplane:systemPool", {})
     assert group.inputs["scalingConfig"]["minSize"] == system.get("minNodes", 2)
     assert group.inputs["scalingConfig"]["desiredSize"] == system.get("minNodes", 2)
 
@@ -202,9 +192,9 @@ def test_no_ssh_no_public_node_addresses_no_shell_agent(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    group = _one(graph, "aws:eks/nodeGroup:NodeGroup")
+    group = one_of_type(graph, "aws:eks/nodeGroup:NodeGroup")
     assert "remoteAccess" not in group.inputs
-    template = _one(graph, "aws:ec2/launchTemplate:LaunchTemplate")
+    template = one_of_type(graph, "aws:ec2/launchTemplate:LaunchTemplate")
     assert "keyName" not in template.inputs
     for subnet in graph.by_type(SUBNET):
         assert subnet.inputs["mapPublicIpOnLaunch"] is False
@@ -255,7 +245,7 @@ def test_subnets_are_tagged_for_load_balancers_and_karpenter(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster_name = _one(graph, CLUSTER).inputs["name"]
+    cluster_name = one_of_type(graph, CLUSTER).inputs["name"]
     for subnet in graph.by_type(SUBNET):
         tags = subnet.inputs["tags"]
         if "-public-" in subnet.name:
@@ -265,7 +255,7 @@ def test_subnets_are_tagged_for_load_balancers_and_karpenter(
             assert tags["kubernetes.io/role/internal-elb"] == "1"
             assert tags["karpenter.sh/discovery"] == cluster_name
     # Nodes and the control plane live in private subnets only.
-    subnet_refs = _one(graph, CLUSTER).property_dependencies["vpcConfig"]
+    subnet_refs = one_of_type(graph, CLUSTER).property_dependencies["vpcConfig"]
     private = {s.urn for s in graph.by_type(SUBNET) if "-private-" in s.name}
     public = {s.urn for s in graph.by_type(SUBNET) if "-public-" in s.name}
     assert private <= set(subnet_refs)
@@ -276,7 +266,7 @@ def test_subnets_are_tagged_for_load_balancers_and_karpenter(
 def test_s3_traffic_skips_nat_through_a_gateway_endpoint(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    endpoint = _one(graphs[stack], "aws:ec2/vpcEndpoint:VpcEndpoint")
+    endpoint = one_of_type(graphs[stack], "aws:ec2/vpcEndpoint:VpcEndpoint")
     assert endpoint.inputs["vpcEndpointType"] == "Gateway"
     assert endpoint.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
     tables = [
@@ -311,7 +301,7 @@ def test_control_plane_reaches_every_webhook_and_nothing_else(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     [control_plane_sg] = [
         u
         for u in cluster.property_dependencies["vpcConfig"]
@@ -344,7 +334,9 @@ def test_karpenter_has_no_webhook_to_open() -> None:
 
 
 def _pools(stack: str) -> dict[str, dict[str, Any]]:
-    return {p["name"]: p for p in _stack_config(stack.removesuffix("-auto"))["gpuplane:gpuPools"]}
+    return {
+        p["name"]: p for p in stack_file_config(stack.removesuffix("-auto"))["gpuplane:gpuPools"]
+    }
 
 
 @pytest.mark.parametrize("stack", ALL)
@@ -355,7 +347,7 @@ def test_gpu_node_pools_are_tainted_limited_and_emptied(
     pools = _pools(stack)
     node_pools = [r for r in graph if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
     assert {r.get("metadata.name") for r in node_pools} == {f"gpu-{n}" for n in pools}
-    aws_config = _stack_config(stack.removesuffix("-auto"))["gpuplane:aws"]
+    aws_config = stack_file_config(stack.removesuffix("-auto"))["gpuplane:aws"]
     for node_pool in node_pools:
         pool = pools[node_pool.get("metadata.name").removeprefix("gpu-")]
         spec = node_pool.inputs["spec"]
@@ -386,10 +378,10 @@ def test_karpenter_node_classes_validate_and_use_the_nvidia_image(
     graph = graphs[stack]
     node_classes = [r for r in graph if r.type.endswith(":EC2NodeClass")]
     assert len(node_classes) == len(_pools(stack))
-    cluster_name = _one(graph, CLUSTER).inputs["name"]
+    cluster_name = one_of_type(graph, CLUSTER).inputs["name"]
     for node_class in node_classes:
         spec = node_class.inputs["spec"]
-        version = _stack_config(stack)["gpuplane:aws"].get("gpuNodeImageVersion", "latest")
+        version = stack_file_config(stack)["gpuplane:aws"].get("gpuNodeImageVersion", "latest")
         assert spec["amiSelectorTerms"] == [{"alias": f"al2023@{version}"}]
         assert spec["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": cluster_name}}]
         [root] = spec["blockDeviceMappings"]
@@ -404,7 +396,7 @@ def test_karpenter_is_installed_with_pod_identity_and_its_interruption_queue(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster_name = _one(graph, CLUSTER).inputs["name"]
+    cluster_name = one_of_type(graph, CLUSTER).inputs["name"]
     crds = release_named(graph, "karpenter-crd")
     controller = release_named(graph, "karpenter")
     assert controller.inputs["namespace"] == crds.inputs["namespace"] == "kube-system"
@@ -412,7 +404,7 @@ def test_karpenter_is_installed_with_pod_identity_and_its_interruption_queue(
     assert depends_on(graph, controller, crds)
     values = controller.inputs["values"]
     assert values["settings"]["clusterName"] == cluster_name
-    queue = _one(graph, "aws:sqs/queue:Queue")
+    queue = one_of_type(graph, "aws:sqs/queue:Queue")
     assert values["settings"]["interruptionQueue"] == queue.inputs["name"]
     # IMDS is out of reach for pods (hop limit 1), so the region comes from env.
     assert values["controller"]["env"] == [{"name": "AWS_REGION", "value": "us-east-1"}]
@@ -463,7 +455,7 @@ def test_device_plugin_runs_only_on_gpu_nodes_and_tolerates_the_taint(
         labels = pool.get("spec")["template"]["metadata"]["labels"]
         assert labels[expression["key"]] in expression["values"]
     # The system node group carries no such label.
-    system = _one(graph, "aws:eks/nodeGroup:NodeGroup").inputs["labels"]
+    system = one_of_type(graph, "aws:eks/nodeGroup:NodeGroup").inputs["labels"]
     assert expression["key"] not in system
 
 
@@ -500,7 +492,7 @@ def test_auto_mode_turns_on_compute_storage_and_load_balancing(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     assert cluster.inputs["computeConfig"] == {"enabled": True, "nodePools": []}
     assert cluster.inputs["storageConfig"] == {"blockStorage": {"enabled": True}}
     assert cluster.inputs["kubernetesNetworkConfig"]["elasticLoadBalancing"] == {"enabled": True}
@@ -536,7 +528,7 @@ def test_auto_mode_turns_on_compute_storage_and_load_balancing(
 @pytest.mark.parametrize("stack", ALL)
 def test_models_bucket_is_locked_down(graphs: dict[str, ResourceGraph], stack: str) -> None:
     graph = graphs[stack]
-    block = _one(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    block = one_of_type(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     for flag in (
         "blockPublicAcls",
         "blockPublicPolicy",
@@ -544,17 +536,17 @@ def test_models_bucket_is_locked_down(graphs: dict[str, ResourceGraph], stack: s
         "restrictPublicBuckets",
     ):
         assert block.inputs[flag] is True
-    encryption = _one(
+    encryption = one_of_type(
         graph,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     )
     [rule] = encryption.inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    versioning = _one(graph, "aws:s3/bucketVersioning:BucketVersioning")
+    versioning = one_of_type(graph, "aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
-    ownership = _one(graph, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    ownership = one_of_type(graph, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
-    policy = json.loads(_one(graph, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    policy = json.loads(one_of_type(graph, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     [deny] = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -565,7 +557,7 @@ def test_model_pods_read_the_bucket_through_pod_identity(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    bucket = _one(graph, "aws:s3/bucket:Bucket")
+    bucket = one_of_type(graph, "aws:s3/bucket:Bucket")
     associations = [r for r in graph.by_type(POD_IDENTITY) if r.inputs["namespace"] == "models"]
     # The platform's `models` account, and `default`, which an InferenceService
     # runs as unless it names another.
@@ -579,7 +571,7 @@ def test_model_pods_read_the_bucket_through_pod_identity(
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     # Session tags pin the role to this cluster, namespace and those accounts.
     assert statement["Condition"]["StringEquals"] == {
-        "aws:RequestTag/eks-cluster-name": _one(graph, CLUSTER).inputs["name"],
+        "aws:RequestTag/eks-cluster-name": one_of_type(graph, CLUSTER).inputs["name"],
         "aws:RequestTag/kubernetes-namespace": "models",
         "aws:RequestTag/kubernetes-service-account": ["models", "default"],
     }
@@ -612,7 +604,7 @@ def test_every_inline_policy_fits_iams_size_limit(graphs: dict[str, ResourceGrap
 @pytest.mark.parametrize("stack", ALL)
 def test_install_order_on_eks(graphs: dict[str, ResourceGraph], stack: str) -> None:
     graph = graphs[stack]
-    group = _one(graph, "aws:eks/nodeGroup:NodeGroup")
+    group = one_of_type(graph, "aws:eks/nodeGroup:NodeGroup")
     addons = {r.inputs["addonName"]: r for r in graph.by_type("aws:eks/addon:Addon")}
     assert set(addons) == {
         "vpc-cni",
@@ -654,12 +646,12 @@ def test_prod_protects_cluster_keys_and_models(
     graphs: dict[str, ResourceGraph], stack: str, protected: bool
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     assert cluster.protect is protected
     assert cluster.inputs["deletionProtection"] is protected
     keys = graph.by_type("aws:kms/key:Key")
     assert len(keys) == 2 and all(k.protect is protected for k in keys)
-    bucket = _one(graph, "aws:s3/bucket:Bucket")
+    bucket = one_of_type(graph, "aws:s3/bucket:Bucket")
     assert bucket.protect is protected
     assert bucket.inputs["forceDestroy"] is (not protected)
 

@@ -1,17 +1,21 @@
 """GKE on the graph: gcp-dev and gcp-prod as written, and both in Autopilot."""
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from gpuplane import engine
-from gpuplane.graph import SECRET, Resource, ResourceGraph
+from gpuplane.graph import SECRET, ResourceGraph
 from gpuplane.stacks import stack_from_mapping
-from tests.conftest import ROOT
-from tests.helpers import RELEASE, custom_resource_named, depends_on, release_named
+from tests.helpers import (
+    RELEASE,
+    custom_resource_named,
+    depends_on,
+    one_of_type,
+    release_named,
+    stack_file_config,
+)
 from tests.upstream import chart_for_reference, missing_upstream, upstream_values
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -22,27 +26,17 @@ AUTOPILOT = ("gcp-dev-autopilot", "gcp-prod-autopilot")
 ALL = LIVE + AUTOPILOT
 
 
-def _stack_config(name: str) -> dict[str, Any]:
-    return yaml.safe_load(Path(ROOT, "stacks", f"Pulumi.{name}.yaml").read_text())["config"]
-
-
 @pytest.fixture(scope="module")
 def graphs(stack_graphs: dict[str, ResourceGraph], project: Any) -> dict[str, ResourceGraph]:
     out = {name: stack_graphs[name] for name in LIVE}
     for name in LIVE:
-        config = _stack_config(name)
+        config = stack_file_config(name)
         config["gpuplane:gcp"] = {**config["gpuplane:gcp"], "mode": "autopilot"}
         config.pop("gpuplane:systemPool", None)
         out[f"{name}-autopilot"] = engine.plan(
             stack_from_mapping(project, f"{name}-autopilot", config)
         )
     return out
-
-
-def _one(graph: ResourceGraph, type_: str) -> Resource:
-    found = graph.by_type(type_)
-    assert len(found) == 1, type_
-    return found[0]
 
 
 def _base(stack: str) -> str:
@@ -53,20 +47,20 @@ def _base(stack: str) -> str:
 def test_private_nodes_and_authorized_networks_only(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    cluster = _one(graphs[stack], CLUSTER)
+    cluster = one_of_type(graphs[stack], CLUSTER)
     private = cluster.inputs["privateClusterConfig"]
     assert private["enablePrivateNodes"] is True
     assert private["enablePrivateEndpoint"] is False
     networks = cluster.inputs["masterAuthorizedNetworksConfig"]
-    expected = _stack_config(_base(stack))["gpuplane:cluster"]["endpoint"]["publicAccessCidrs"]
+    expected = stack_file_config(_base(stack))["gpuplane:cluster"]["endpoint"]["publicAccessCidrs"]
     assert [b["cidrBlock"] for b in networks["cidrBlocks"]] == expected
     assert networks["gcpPublicCidrsAccessEnabled"] is False
 
 
 def test_prod_may_be_private_endpoint_only(plan_mapping: Callable[..., ResourceGraph]) -> None:
-    config = _stack_config("gcp-prod")
+    config = stack_file_config("gcp-prod")
     config["gpuplane:cluster"]["endpoint"] = {"privateAccess": True, "publicAccess": False}
-    cluster = _one(plan_mapping(config, "gcp-private"), CLUSTER)
+    cluster = one_of_type(plan_mapping(config, "gcp-private"), CLUSTER)
     assert cluster.inputs["privateClusterConfig"]["enablePrivateEndpoint"] is True
     assert cluster.inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"] == []
 
@@ -74,13 +68,13 @@ def test_prod_may_be_private_endpoint_only(plan_mapping: Callable[..., ResourceG
 @pytest.mark.parametrize("stack", ALL)
 def test_cluster_security_posture(graphs: dict[str, ResourceGraph], stack: str) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     inputs = cluster.inputs
-    key = _one(graph, "gcp:kms/cryptoKey:CryptoKey")
+    key = one_of_type(graph, "gcp:kms/cryptoKey:CryptoKey")
     assert inputs["databaseEncryption"]["state"] == "ENCRYPTED"
     assert key.urn in cluster.property_dependencies["databaseEncryption"]
     assert key.inputs["rotationPeriod"] == "7776000s"
-    grant = _one(graph, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    grant = one_of_type(graph, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
     assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
     assert depends_on(graph, cluster, grant)
     assert inputs["enableLegacyAbac"] is False
@@ -91,7 +85,9 @@ def test_cluster_security_posture(graphs: dict[str, ResourceGraph], stack: str) 
         "WORKLOADS",
     }
     assert "SYSTEM_COMPONENTS" in inputs["monitoringConfig"]["enableComponents"]
-    channel = _stack_config(_base(stack)).get("gpuplane:gcp", {}).get("releaseChannel", "REGULAR")
+    channel = (
+        stack_file_config(_base(stack)).get("gpuplane:gcp", {}).get("releaseChannel", "REGULAR")
+    )
     assert inputs["releaseChannel"] == {"channel": channel}
     assert inputs["minMasterVersion"] == "1.36"
 
@@ -100,7 +96,7 @@ def test_cluster_security_posture(graphs: dict[str, ResourceGraph], stack: str) 
 def test_standard_cluster_removes_default_pool_and_enforces_policy(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    inputs = _one(graphs[stack], CLUSTER).inputs
+    inputs = one_of_type(graphs[stack], CLUSTER).inputs
     assert inputs["removeDefaultNodePool"] is True
     assert inputs["datapathProvider"] == "ADVANCED_DATAPATH"
     assert inputs["workloadIdentityConfig"] == {"workloadPool": "my-gpuplane-project.svc.id.goog"}
@@ -131,7 +127,7 @@ def test_node_pools_are_hardened(graphs: dict[str, ResourceGraph], stack: str) -
     graph = graphs[stack]
     pools = graph.by_type(NODE_POOL)
     assert {p.inputs["name"] for p in pools} == {"system"} | {
-        f"gpu-{p['name']}" for p in _stack_config(stack)["gpuplane:gpuPools"]
+        f"gpu-{p['name']}" for p in stack_file_config(stack)["gpuplane:gpuPools"]
     }
     for pool in pools:
         config = pool.inputs["nodeConfig"]
@@ -152,7 +148,7 @@ def test_gpu_pools_scale_from_zero_with_drivers_by_gke(
     graph = graphs[stack]
     expected_accelerator = {"g2-standard-4": ("nvidia-l4", 1), "g2-standard-8": ("nvidia-l4", 1)}
     expected_accelerator["a2-highgpu-1g"] = ("nvidia-tesla-a100", 1)
-    for spec in _stack_config(stack)["gpuplane:gpuPools"]:
+    for spec in stack_file_config(stack)["gpuplane:gpuPools"]:
         pool = next(
             p for p in graph.by_type(NODE_POOL) if p.inputs["name"] == f"gpu-{spec['name']}"
         )
@@ -180,8 +176,8 @@ def test_gpu_pools_scale_from_zero_with_drivers_by_gke(
 @pytest.mark.parametrize("stack", ALL)
 def test_control_plane_reaches_every_webhook(graphs: dict[str, ResourceGraph], stack: str) -> None:
     graph = graphs[stack]
-    firewall = _one(graph, FIREWALL)
-    master = _one(graph, CLUSTER).inputs["privateClusterConfig"]["masterIpv4CidrBlock"]
+    firewall = one_of_type(graph, FIREWALL)
+    master = one_of_type(graph, CLUSTER).inputs["privateClusterConfig"]["masterIpv4CidrBlock"]
     assert firewall.inputs["sourceRanges"] == [master]
     assert firewall.inputs["direction"] == "INGRESS"
     [allow] = firewall.inputs["allows"]
@@ -204,12 +200,14 @@ def test_network_has_pod_and_service_ranges_and_nat(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    subnet = _one(graph, "gcp:compute/subnetwork:Subnetwork")
+    subnet = one_of_type(graph, "gcp:compute/subnetwork:Subnetwork")
     assert {r["rangeName"] for r in subnet.inputs["secondaryIpRanges"]} == {"pods", "services"}
     assert subnet.inputs["privateIpGoogleAccess"] is True
-    nat = _one(graph, "gcp:compute/routerNat:RouterNat")
+    nat = one_of_type(graph, "gcp:compute/routerNat:RouterNat")
     assert nat.inputs["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
-    assert _one(graph, "gcp:compute/network:Network").inputs["autoCreateSubnetworks"] is False
+    assert (
+        one_of_type(graph, "gcp:compute/network:Network").inputs["autoCreateSubnetworks"] is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -218,7 +216,7 @@ def test_network_has_pod_and_service_ranges_and_nat(
 def test_dev_is_zonal_and_prod_regional(
     graphs: dict[str, ResourceGraph], stack: str, location: str
 ) -> None:
-    assert _one(graphs[stack], CLUSTER).inputs["location"] == location
+    assert one_of_type(graphs[stack], CLUSTER).inputs["location"] == location
 
 
 @pytest.mark.parametrize("stack", AUTOPILOT)
@@ -226,7 +224,7 @@ def test_autopilot_selects_gpus_by_node_selector(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     assert cluster.inputs["enableAutopilot"] is True
     assert graph.by_type(NODE_POOL) == []
     defaults = cluster.inputs["clusterAutoscaling"]["autoProvisioningDefaults"]
@@ -243,7 +241,7 @@ def test_autopilot_selects_gpus_by_node_selector(
     assert {"cloud.google.com/gke-accelerator": ["nvidia-l4"]} in [
         {k: v for k, v in term.items() if k == "cloud.google.com/gke-accelerator"} for term in keys
     ]
-    pools = _stack_config(_base(stack))["gpuplane:gpuPools"]
+    pools = stack_file_config(_base(stack))["gpuplane:gpuPools"]
     assert len(terms) == len(pools)
     if _base(stack) == "gcp-dev":
         assert keys[0]["cloud.google.com/gke-spot"] == ["true"]
@@ -252,7 +250,7 @@ def test_autopilot_selects_gpus_by_node_selector(
 @pytest.mark.parametrize("stack", ALL)
 def test_models_bucket_and_workload_identity(graphs: dict[str, ResourceGraph], stack: str) -> None:
     graph = graphs[stack]
-    bucket = _one(graph, "gcp:storage/bucket:Bucket")
+    bucket = one_of_type(graph, "gcp:storage/bucket:Bucket")
     assert bucket.inputs["uniformBucketLevelAccess"] is True
     assert bucket.inputs["publicAccessPrevention"] == "enforced"
     assert bucket.inputs["versioning"] == {"enabled": True}
@@ -269,7 +267,7 @@ def test_models_bucket_and_workload_identity(graphs: dict[str, ResourceGraph], s
     assert default_grant.inputs["member"].endswith(
         "/workloadIdentityPools/my-gpuplane-project.svc.id.goog/subject/ns/models/sa/default"
     )
-    binding = _one(graph, "gcp:serviceaccount/iAMMember:IAMMember")
+    binding = one_of_type(graph, "gcp:serviceaccount/iAMMember:IAMMember")
     assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
     assert binding.inputs["member"] == (
         "serviceAccount:my-gpuplane-project.svc.id.goog[models/models]"
@@ -286,11 +284,11 @@ def test_prod_protects_cluster_key_and_bucket(
     graphs: dict[str, ResourceGraph], stack: str, protected: bool
 ) -> None:
     graph = graphs[stack]
-    cluster = _one(graph, CLUSTER)
+    cluster = one_of_type(graph, CLUSTER)
     assert cluster.protect is protected
     assert cluster.inputs["deletionProtection"] is protected
-    assert _one(graph, "gcp:kms/cryptoKey:CryptoKey").protect is protected
-    assert _one(graph, "gcp:storage/bucket:Bucket").protect is protected
+    assert one_of_type(graph, "gcp:kms/cryptoKey:CryptoKey").protect is protected
+    assert one_of_type(graph, "gcp:storage/bucket:Bucket").protect is protected
 
 
 @pytest.mark.parametrize("stack", ALL)
@@ -303,7 +301,7 @@ def test_serving_stack_waits_for_nodes_and_uses_the_gke_provider(
     istiod = release_named(graph, "istiod")
     for pool in graph.by_type(NODE_POOL):
         assert depends_on(graph, istiod, pool)
-    assert depends_on(graph, istiod, _one(graph, FIREWALL))
+    assert depends_on(graph, istiod, one_of_type(graph, FIREWALL))
     for resource in graph:
         if resource.package == "kubernetes" and resource.custom and not resource.is_provider:
             assert resource.provider is not None and resource.provider.startswith(provider.urn)
@@ -317,9 +315,9 @@ def test_serving_stack_waits_for_nodes_and_uses_the_gke_provider(
 def test_node_auto_provisioning_caps_gpus_by_the_pools(
     plan_mapping: Callable[..., ResourceGraph],
 ) -> None:
-    config = _stack_config("gcp-prod")
+    config = stack_file_config("gcp-prod")
     config["gpuplane:gcp"]["nodeAutoProvisioning"] = True
-    autoscaling = _one(plan_mapping(config, "gcp-nap"), CLUSTER).inputs["clusterAutoscaling"]
+    autoscaling = one_of_type(plan_mapping(config, "gcp-nap"), CLUSTER).inputs["clusterAutoscaling"]
     assert autoscaling["enabled"] is True
     limits = {r["resourceType"]: r["maximum"] for r in autoscaling["resourceLimits"]}
     assert limits["nvidia-l4"] == 4
