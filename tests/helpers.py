@@ -91,3 +91,8 @@ def stack_file_config(name: str) -> dict[str, Any]:
     """The `config:` section of stacks/Pulumi.<name>.yaml, as written."""
     path = Path(__file__).resolve().parents[1] / "stacks" / f"Pulumi.{name}.yaml"
     return yaml.safe_load(path.read_text())["config"]
+
+
+def kubernetes_objects(graph: ResourceGraph) -> list[Resource]:
+    """Every Kubernetes resource the program registered (not the providers)."""
+    return [r for r in graph if r.custom and r.package == "kubernetes" and not r.is_provider]

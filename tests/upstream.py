@@ -78,6 +78,17 @@ def missing_upstream(chart_key: str, chart: Chart, values: dict[str, Any]) -> li
     return missing
 
 
+def releases_missing_upstream(graph: Any) -> dict[str, list[str]]:
+    """For each Helm release in a graph with values its chart lacks: those value paths."""
+    missing = {}
+    for resource in graph.by_type("kubernetes:helm.sh/v3:Release"):
+        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
+        paths = missing_upstream(key, chart, resource.inputs.get("values", {}))
+        if paths:
+            missing[resource.inputs["name"]] = paths
+    return missing
+
+
 def _has_path(tree: Any, path: tuple[str, ...]) -> bool:
     node = tree
     for key in path:

@@ -11,7 +11,7 @@ from gpuplane import engine
 from gpuplane.engine import EngineError, run_program
 from gpuplane.graph import SECRET, ResourceGraph
 from gpuplane.stacks import Project, load_stack
-from tests.helpers import EXISTING
+from tests.helpers import EXISTING, kubernetes_objects
 
 STACK_URN = "urn:pulumi:local::gpuplane::pulumi:pulumi:Stack::gpuplane-local"
 
@@ -62,10 +62,9 @@ def test_every_kubernetes_resource_has_the_explicit_provider(
     stack_graphs: dict[str, ResourceGraph],
 ) -> None:
     for graph in stack_graphs.values():
-        for resource in graph:
-            if resource.custom and resource.package == "kubernetes" and not resource.is_provider:
-                assert resource.provider in graph.resources, resource.urn
-                assert graph.get(resource.provider).type == "pulumi:providers:kubernetes"
+        for resource in kubernetes_objects(graph):
+            assert resource.provider in graph.resources, resource.urn
+            assert graph.get(resource.provider).type == "pulumi:providers:kubernetes"
 
 
 def test_outputs_that_grant_access_are_secrets(plan_mapping: Any) -> None:

@@ -18,6 +18,7 @@ from tests.helpers import (
     custom_resource_named,
     depends_on,
     k8s_object,
+    kubernetes_objects,
     one_of_type,
     release_named,
     stack_file_config,
@@ -25,7 +26,7 @@ from tests.helpers import (
 from tests.upstream import (
     UPSTREAM,
     chart_for_reference,
-    missing_upstream,
+    releases_missing_upstream,
     upstream_values,
     validate_custom_resource,
 )
@@ -118,7 +119,7 @@ def test_secrets_are_envelope_encrypted_with_a_rotating_customer_key(
 ) -> None:
     graph = graphs[stack]
     cluster = one_of_type(graph, CLUSTER)
-    [encryption] = [cluster.inputs["encryptionConfig"]]
+    encryption = cluster.inputs["encryptionConfig"]
     assert encryption["resources"] == ["secrets"]
     key_arn = encryption["provider"]["keyArn"]
     key = next(r for r in graph.by_type("aws:kms/key:Key") if r.name.endswith("-secrets"))
@@ -478,10 +479,7 @@ def test_time_slicing_reaches_the_device_plugin_per_pool(graphs: dict[str, Resou
 
 @pytest.mark.parametrize("stack", ALL)
 def test_chart_values_exist_upstream(graphs: dict[str, ResourceGraph], stack: str) -> None:
-    for resource in graphs[stack].by_type(RELEASE):
-        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
-        values = resource.inputs.get("values", {})
-        assert missing_upstream(key, chart, values) == [], resource.inputs["name"]
+    assert releases_missing_upstream(graphs[stack]) == {}
 
 
 # --- EKS Auto Mode -------------------------------------------------------------------
@@ -664,9 +662,8 @@ def test_kubeconfig_is_secret_and_every_kubernetes_resource_uses_the_eks_provide
     [provider] = graph.by_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == {SECRET: "[redacted]"}
     assert graph.outputs["kubeconfig"] == {SECRET: "[redacted]"}
-    for resource in graph:
-        if resource.package == "kubernetes" and resource.custom and not resource.is_provider:
-            assert resource.provider is not None and resource.provider.startswith(provider.urn)
+    for resource in kubernetes_objects(graph):
+        assert resource.provider is not None and resource.provider.startswith(provider.urn)
 
 
 def test_kubeconfig_authenticates_with_the_aws_cli() -> None:

@@ -12,11 +12,16 @@ from tests.helpers import (
     RELEASE,
     custom_resource_named,
     depends_on,
+    kubernetes_objects,
     one_of_type,
     release_named,
     stack_file_config,
 )
-from tests.upstream import chart_for_reference, missing_upstream, upstream_values
+from tests.upstream import (
+    chart_for_reference,
+    releases_missing_upstream,
+    upstream_values,
+)
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -302,12 +307,9 @@ def test_serving_stack_waits_for_nodes_and_uses_the_gke_provider(
     for pool in graph.by_type(NODE_POOL):
         assert depends_on(graph, istiod, pool)
     assert depends_on(graph, istiod, one_of_type(graph, FIREWALL))
-    for resource in graph:
-        if resource.package == "kubernetes" and resource.custom and not resource.is_provider:
-            assert resource.provider is not None and resource.provider.startswith(provider.urn)
-    for release in graph.by_type(RELEASE):
-        key, chart = chart_for_reference(release.inputs["chart"], release.inputs["version"])
-        assert missing_upstream(key, chart, release.inputs.get("values", {})) == []
+    for resource in kubernetes_objects(graph):
+        assert resource.provider is not None and resource.provider.startswith(provider.urn)
+    assert releases_missing_upstream(graph) == {}
     # GKE installs drivers and its own device plugin: no NVIDIA chart here.
     assert "nvidia-device-plugin" not in {r.inputs["name"] for r in graph.by_type(RELEASE)}
 

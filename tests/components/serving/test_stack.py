@@ -10,12 +10,20 @@ import pytest
 from components import versions
 from components.clusters.contract import GPU_RESOURCE
 from gpuplane.graph import SECRET, Resource, ResourceGraph
-from tests.helpers import RELEASE, custom_resource_named, depends_on, k8s_object, release_named
+from tests.helpers import (
+    RELEASE,
+    custom_resource_named,
+    depends_on,
+    k8s_object,
+    kubernetes_objects,
+    release_named,
+)
 from tests.upstream import (
     COMMENTED_KEYS,
     chart_dir,
     chart_for_reference,
     missing_upstream,
+    releases_missing_upstream,
     validate_custom_resource,
     values_schema,
 )
@@ -129,10 +137,7 @@ def test_every_release_is_pinned_from_versions_py(local_graph: ResourceGraph) ->
 
 
 def test_every_values_key_exists_upstream(local_graph: ResourceGraph) -> None:
-    for resource in local_graph.by_type(RELEASE):
-        key, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
-        values = resource.inputs.get("values", {})
-        assert missing_upstream(key, chart, values) == [], resource.inputs["name"]
+    assert releases_missing_upstream(local_graph) == {}
 
 
 def test_values_validate_against_upstream_schemas(local_graph: ResourceGraph) -> None:
@@ -214,10 +219,10 @@ def test_core_objects_validate_with_kubernetes_validate(local_graph: ResourceGra
 
 
 def test_nothing_lands_in_the_default_namespace(local_graph: ResourceGraph) -> None:
-    for resource in local_graph:
+    for resource in kubernetes_objects(local_graph):
         if resource.type == RELEASE:
             assert resource.inputs["namespace"] not in ("", "default")
-        elif resource.custom and resource.package == "kubernetes" and not resource.is_provider:
+        else:
             assert resource.get("metadata.namespace") != "default", resource.urn
 
 
