@@ -684,6 +684,17 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
     return problems
 
 
+def _gpu_pools_from_zero(cfg: PlatformConfig, why: str) -> list[str]:
+    """Where capacity follows pending pods, a GPU pool keeps no minimum."""
+    return [
+        f"gpuplane:gpuPools[{i}].minNodes: {why} and keep no minimum, so only 0 is allowed, "
+        f"given {pool.min_nodes}; keep a model warm with minReplicas on its InferenceService "
+        "instead"
+        for i, pool in enumerate(cfg.gpu_pools)
+        if pool.min_nodes
+    ]
+
+
 def _check_aws(cfg: PlatformConfig) -> list[str]:
     problems = []
     aws = cfg.aws or AwsConfig()
@@ -698,13 +709,8 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
             "gpuplane:aws.adminRoleArns: required: the IAM role ARN(s) given cluster-admin, "
             "including the role `pulumi up` runs as (the creator is not made admin implicitly)"
         )
+    problems.extend(_gpu_pools_from_zero(cfg, "GPU nodes on EKS are provisioned for pending pods"))
     for i, pool in enumerate(cfg.gpu_pools):
-        if pool.min_nodes:
-            problems.append(
-                f"gpuplane:gpuPools[{i}].minNodes: GPU nodes on EKS are provisioned for pending "
-                f"pods and keep no minimum, so only 0 is allowed, given {pool.min_nodes}; keep "
-                "a model warm with minReplicas on its InferenceService instead"
-            )
         if aws.compute_mode == "auto" and pool.sharing.strategy != "none":
             problems.append(
                 f"gpuplane:gpuPools[{i}].sharing.strategy: EKS Auto Mode runs its own NVIDIA "
@@ -753,12 +759,9 @@ def _check_gcp(cfg: PlatformConfig) -> list[str]:
                 "gpuplane:gcp.nodeAutoProvisioning: Autopilot always provisions nodes; "
                 "only with mode standard"
             )
-        for i, pool in enumerate(cfg.gpu_pools):
-            if pool.min_nodes:
-                problems.append(
-                    f"gpuplane:gpuPools[{i}].minNodes: Autopilot keeps no GPU nodes without pods, "
-                    f"so only 0 is allowed, given {pool.min_nodes}"
-                )
+        problems.extend(
+            _gpu_pools_from_zero(cfg, "Autopilot provisions GPU nodes for pending pods")
+        )
     return problems
 
 

@@ -21,7 +21,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.clusters import aws_auto, aws_karpenter
-from components.clusters.aws_iam import NODE_POLICIES, pod_identity_trust, role, trust_policy
+from components.clusters.aws_iam import (
+    NODE_POLICIES,
+    cluster_access,
+    pod_identity_trust,
+    role,
+    trust_policy,
+)
 from components.clusters.aws_models import model_store
 from components.clusters.aws_network import DISCOVERY_TAG, network
 from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
@@ -282,26 +288,15 @@ class EksCluster(pulumi.ComponentResource):
 
         access: list[pulumi.Resource] = []
         for i, arn in enumerate(args.admin_role_arns):
-            entry = aws.eks.AccessEntry(
+            access += cluster_access(
                 f"{name}-admin-{i}",
                 cluster_name=cluster.name,
                 principal_arn=arn,
-                type="STANDARD",
+                entry_type="STANDARD",
+                policy=ADMIN_POLICY,
+                partition=ctx.partition,
                 tags=tags,
-                opts=child,
-            )
-            access.append(entry)
-            access.append(
-                aws.eks.AccessPolicyAssociation(
-                    f"{name}-admin-{i}",
-                    cluster_name=cluster.name,
-                    principal_arn=arn,
-                    policy_arn=pulumi.Output.concat(
-                        "arn:", ctx.partition, f":eks::aws:cluster-access-policy/{ADMIN_POLICY}"
-                    ),
-                    access_scope={"type": "cluster"},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-                )
+                parent=self,
             )
 
         # --- add-ons and system nodes ----------------------------------------------

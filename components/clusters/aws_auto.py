@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.clusters.aws_iam import cluster_access
 from components.clusters.aws_karpenter import NodeClassKind, gpu_node_pools
 from components.clusters.aws_network import DISCOVERY_TAG
 from components.clusters.contract import GpuPool
@@ -53,23 +54,15 @@ def gpu_capacity(
     depends_on: Sequence[pulumi.Resource],
 ) -> list[k8s.apiextensions.CustomResource]:
     """The node role's access entry (type EC2), then a NodeClass and NodePool per pool."""
-    entry = aws.eks.AccessEntry(
+    access = cluster_access(
         f"{name}-auto-node",
         cluster_name=cluster.name,
         principal_arn=node_role.arn,
-        type="EC2",
-        tags=dict(tags),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    association = aws.eks.AccessPolicyAssociation(
-        f"{name}-auto-node",
-        cluster_name=cluster.name,
-        principal_arn=node_role.arn,
-        policy_arn=pulumi.Output.concat(
-            "arn:", partition, f":eks::aws:cluster-access-policy/{AUTO_NODE_POLICY}"
-        ),
-        access_scope={"type": "cluster"},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[entry]),
+        entry_type="EC2",
+        policy=AUTO_NODE_POLICY,
+        partition=partition,
+        tags=tags,
+        parent=parent,
     )
     return gpu_node_pools(
         name,
@@ -86,5 +79,5 @@ def gpu_capacity(
         consolidate_after=consolidate_after,
         provider=provider,
         parent=parent,
-        depends_on=[*depends_on, entry, association],
+        depends_on=[*depends_on, *access],
     )

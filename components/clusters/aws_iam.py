@@ -70,6 +70,39 @@ def managed_policy(partition: pulumi.Input[str], policy: str) -> pulumi.Output[s
     return pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy)
 
 
+def cluster_access(
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    principal_arn: pulumi.Input[str],
+    entry_type: str,
+    policy: str,
+    partition: pulumi.Input[str],
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> list[pulumi.Resource]:
+    """An EKS access entry and, once it exists, a cluster-wide access policy for it."""
+    entry = aws.eks.AccessEntry(
+        name,
+        cluster_name=cluster_name,
+        principal_arn=principal_arn,
+        type=entry_type,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    association = aws.eks.AccessPolicyAssociation(
+        name,
+        cluster_name=cluster_name,
+        principal_arn=principal_arn,
+        policy_arn=pulumi.Output.concat(
+            "arn:", partition, f":eks::aws:cluster-access-policy/{policy}"
+        ),
+        access_scope={"type": "cluster"},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[entry]),
+    )
+    return [entry, association]
+
+
 def role(
     name: str,
     *,

@@ -302,41 +302,32 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        pools: list[GpuPool] = []
         ready: list[pulumi.Resource] = [cluster, firewall, nat]
-        if autopilot:
-            pools = [
-                GpuPool(
-                    name=p.name,
-                    node_selector=autopilot_selector(p),
-                    tolerations=(GPU_TOLERATION,),
-                    accelerator=p.accelerator,
-                    gpus_per_node=p.accelerator_count,
-                    max_nodes=p.max_nodes,
-                    spot=p.spot,
-                    sharing=p.sharing,
-                    sharing_replicas=p.sharing_replicas,
-                )
-                for p in args.gpu_pools
-            ]
-        else:
+        if not autopilot:
             ready.append(self._system_pool(name, args, cluster, node_sa.email, labels))
-            for pool in args.gpu_pools:
-                ready.append(self._gpu_pool(name, args, cluster, node_sa.email, labels, pool))
-                pools.append(
-                    GpuPool(
-                        name=pool.name,
-                        node_selector={NODEPOOL_LABEL: f"gpu-{pool.name}"},
-                        tolerations=(GPU_TOLERATION,),
-                        accelerator=pool.accelerator,
-                        gpus_per_node=pool.accelerator_count,
-                        min_nodes=pool.min_nodes,
-                        max_nodes=pool.max_nodes,
-                        spot=pool.spot,
-                        sharing=pool.sharing,
-                        sharing_replicas=pool.sharing_replicas,
-                    )
-                )
+            ready.extend(
+                self._gpu_pool(name, args, cluster, node_sa.email, labels, pool)
+                for pool in args.gpu_pools
+            )
+        # Autopilot provisions GPUs for a pod's node selector; Standard pods select
+        # the node pool gpuplane made.
+        pools = [
+            GpuPool(
+                name=p.name,
+                node_selector=(
+                    autopilot_selector(p) if autopilot else {NODEPOOL_LABEL: f"gpu-{p.name}"}
+                ),
+                tolerations=(GPU_TOLERATION,),
+                accelerator=p.accelerator,
+                gpus_per_node=p.accelerator_count,
+                min_nodes=p.min_nodes,
+                max_nodes=p.max_nodes,
+                spot=p.spot,
+                sharing=p.sharing,
+                sharing_replicas=p.sharing_replicas,
+            )
+            for p in args.gpu_pools
+        ]
 
         models = self._models(name, args, labels, project_number)
         config = kubeconfig(name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate)
