@@ -22,8 +22,6 @@ class ModelStore:
     """The bucket and the grant that lets model pods read it."""
 
     bucket: aws.s3.Bucket
-    key: aws.kms.Key
-    reader: aws.iam.Role
     ready: list[pulumi.Resource]
 
     @property
@@ -148,4 +146,4 @@ def model_store(
         )
         for account in service_accounts
     ]
-    return ModelStore(bucket=bucket, key=key, reader=reader, ready=[*ready, *grants, *associations])
+    return ModelStore(bucket=bucket, ready=[*ready, *grants, *associations])

@@ -30,10 +30,8 @@ class Network:
     """What the cluster needs from its network."""
 
     vpc: aws.ec2.Vpc
-    zones: Sequence[pulumi.Output[str]]
     private_subnets: Sequence[aws.ec2.Subnet]
     public_subnets: Sequence[aws.ec2.Subnet]
-    nat_gateways: Sequence[aws.ec2.NatGateway]
     egress: Sequence[pulumi.Resource]
     """Routes and associations that must exist before nodes or load balancers start,
     and be removed only after them (a load balancer's ENIs block subnet deletion)."""
@@ -198,9 +196,7 @@ def network(
     )
     return Network(
         vpc=vpc,
-        zones=zones,
         private_subnets=private_subnets,
         public_subnets=public_subnets,
-        nat_gateways=nat_gateways,
         egress=egress,
     )
