@@ -406,6 +406,67 @@ class GcpConfig(_Model):
         return _private_ipv4(value, 28, 28)
 
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+class AzureConfig(_Model):
+    """AKS specifics (`gpuplane:azure`); only for gpuplane:cloud azure."""
+
+    admin_group_object_ids: tuple[str, ...] = ()
+    """Entra ID group object ids given cluster-admin through Azure RBAC (required):
+    include a group of the identity `pulumi up` runs as. Local accounts are off."""
+    node_provisioning: Literal["pools", "auto"] = "pools"
+    """GPU capacity: one autoscaled AKS node pool per GPU pool (`pools`), or AKS node
+    auto-provisioning (`auto`, Karpenter run by AKS) with one NodePool per GPU pool."""
+    sku_tier: Literal["Free", "Standard", "Premium"] | None = None
+    """Control plane tier (default: Free in dev, Standard with its uptime SLA in prod)."""
+    outbound: Literal["loadBalancer", "natGateway"] | None = None
+    """Node egress: the cluster load balancer's outbound rules (default in dev: that
+    load balancer exists for the ingress gateway anyway) or a NAT gateway on the node
+    subnet (default in prod: no SNAT port exhaustion, one stable egress IP)."""
+    vnet_cidr: str = "10.240.0.0/16"
+    """The VNet; nodes take its first half (Azure CNI overlay: pods do not use it)."""
+    pod_cidr: str = "10.244.0.0/16"
+    """Overlay range for pods; may not overlap the VNet or Services."""
+    service_cidr: str = "10.0.0.0/16"
+    """Services; cluster DNS takes its tenth address."""
+    encryption_at_host: StrictBool = True
+    """Encrypt node temp disks and caches at the host. Needs the subscription feature
+    Microsoft.Compute/EncryptionAtHost registered once; turn off only where it cannot be."""
+    upgrade_channel: Literal["patch", "stable", "rapid", "node-image", "none"] = "patch"
+    """Control plane auto-upgrade: `patch` keeps `kubernetesVersion`'s minor up to date."""
+    node_os_upgrade_channel: Literal["NodeImage", "SecurityPatch", "Unmanaged", "None"] = (
+        "NodeImage"
+    )
+    """Node OS updates: new node images weekly (`NodeImage`)."""
+
+    @field_validator("admin_group_object_ids")
+    @classmethod
+    def _groups(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
+        for value in ids:
+            if not _GUID.match(value):
+                raise ValueError(
+                    f"{value!r} is not an Entra ID object id like "
+                    "00000000-0000-0000-0000-000000000000"
+                )
+        return ids
+
+    @field_validator("vnet_cidr")
+    @classmethod
+    def _vnet(cls, value: str) -> str:
+        return _private_ipv4(value, 8, 23)
+
+    @field_validator("pod_cidr")
+    @classmethod
+    def _pods(cls, value: str) -> str:
+        return _private_ipv4(value, 8, 20)
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _services(cls, value: str) -> str:
+        return _private_ipv4(value, 8, 24)
+
+
 class Location(_Model):
     """Region and project, read from the providers' own config keys."""
 
@@ -424,6 +485,7 @@ class PlatformConfig(_Model):
     existing: ExistingConfig | None = None
     aws: AwsConfig | None = None
     gcp: GcpConfig | None = None
+    azure: AzureConfig | None = None
     serving: ServingConfig = ServingConfig()
     location: Location = Location()
 
@@ -451,6 +513,7 @@ USER_KEYS = (
     "existing",
     "aws",
     "gcp",
+    "azure",
     "serving",
 )
 _OBJECT_KEYS = {
@@ -459,6 +522,7 @@ _OBJECT_KEYS = {
     "existing": dict,
     "aws": dict,
     "gcp": dict,
+    "azure": dict,
     "serving": dict,
 }
 _LIST_KEYS = {"gpuPools": list}
@@ -603,6 +667,10 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         problems.append(f"gpuplane:gcp: only for gpuplane:cloud gcp, not {cfg.cloud}")
     if cfg.cloud == "gcp":
         problems.extend(_check_gcp(cfg))
+    if cfg.azure is not None and cfg.cloud != "azure":
+        problems.append(f"gpuplane:azure: only for gpuplane:cloud azure, not {cfg.cloud}")
+    if cfg.cloud == "azure":
+        problems.extend(_check_azure(cfg))
 
     if managed:
         if "existing" in fields_set:
@@ -734,20 +802,17 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
 def _check_gcp(cfg: PlatformConfig) -> list[str]:
     problems = []
     gcp = cfg.gcp or GcpConfig()
-    ranges = {
-        "subnetCidr": gcp.subnet_cidr,
-        "podsCidr": gcp.pods_cidr,
-        "servicesCidr": gcp.services_cidr,
-        "masterCidr": gcp.master_cidr,
-    }
-    names = list(ranges)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            a, b = (ipaddress.ip_network(ranges[k]) for k in (first, second))
-            if a.overlaps(b):
-                problems.append(
-                    f"gpuplane:gcp.{second}: {b} overlaps {first} {a}; the ranges must not overlap"
-                )
+    problems.extend(
+        _overlaps(
+            "gcp",
+            {
+                "subnetCidr": gcp.subnet_cidr,
+                "podsCidr": gcp.pods_cidr,
+                "servicesCidr": gcp.services_cidr,
+                "masterCidr": gcp.master_cidr,
+            },
+        )
+    )
     if gcp.mode == "autopilot":
         if "system_pool" in cfg.model_fields_set:
             problems.append(
@@ -761,6 +826,52 @@ def _check_gcp(cfg: PlatformConfig) -> list[str]:
             )
         problems.extend(
             _gpu_pools_from_zero(cfg, "Autopilot provisions GPU nodes for pending pods")
+        )
+    return problems
+
+
+def _overlaps(section: str, ranges: Mapping[str, str]) -> list[str]:
+    """Every pair of ranges in a section that overlap, named by the later key."""
+    problems = []
+    names = list(ranges)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = (ipaddress.ip_network(ranges[k]) for k in (first, second))
+            if a.overlaps(b):
+                problems.append(
+                    f"gpuplane:{section}.{second}: {b} overlaps {first} {a}; "
+                    "the ranges must not overlap"
+                )
+    return problems
+
+
+def _check_azure(cfg: PlatformConfig) -> list[str]:
+    azure = cfg.azure or AzureConfig()
+    problems = _overlaps(
+        "azure",
+        {
+            "vnetCidr": azure.vnet_cidr,
+            "podCidr": azure.pod_cidr,
+            "serviceCidr": azure.service_cidr,
+        },
+    )
+    if not azure.admin_group_object_ids:
+        problems.append(
+            "gpuplane:azure.adminGroupObjectIds: required: the Entra ID group object id(s) "
+            "given cluster-admin, including a group of the identity `pulumi up` runs as "
+            "(local accounts are disabled)"
+        )
+    for i, pool in enumerate(cfg.gpu_pools):
+        if pool.name == "system":
+            problems.append(
+                f"gpuplane:gpuPools[{i}].name: 'system' is the AKS system pool's name; "
+                "choose another"
+            )
+    if azure.node_provisioning == "auto":
+        problems.extend(
+            _gpu_pools_from_zero(
+                cfg, "AKS node auto-provisioning creates GPU nodes for pending pods"
+            )
         )
     return problems
 
@@ -854,6 +965,14 @@ def _with_defaults(cfg: PlatformConfig) -> PlatformConfig:
                         if aws.nat_gateway_per_zone is None
                         else aws.nat_gateway_per_zone
                     ),
+                }
+            )
+        if cfg.cloud == "azure":
+            azure = cfg.azure or AzureConfig()
+            update["azure"] = azure.model_copy(
+                update={
+                    "sku_tier": azure.sku_tier or ("Standard" if cfg.is_prod else "Free"),
+                    "outbound": azure.outbound or ("natGateway" if cfg.is_prod else "loadBalancer"),
                 }
             )
         if cfg.cloud == "gcp":

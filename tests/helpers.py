@@ -27,6 +27,13 @@ AWS = {
     "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}},
     "aws": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-admin"]},
 }
+AZURE_LOCATION = {"azure-native:location": "eastus"}
+AZURE_ADMIN_GROUP = "5f0a4c3e-1b2d-4e6f-8a9b-0c1d2e3f4a5b"
+AZURE = {
+    "cloud": "azure",
+    "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}},
+    "azure": {"adminGroupObjectIds": [AZURE_ADMIN_GROUP]},
+}
 
 
 def depends_on(graph: Any, later: Any, earlier: Any) -> bool:

@@ -6,11 +6,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_config, parse_config
-from tests.helpers import AWS, AWS_LOCATION, EXISTING, config_problems
-
-GCP_LOCATION = {"gcp:project": "acme-ml", "gcp:region": "us-central1"}
-AZURE_LOCATION = {"azure-native:location": "eastus"}
-
+from tests.helpers import AWS, AWS_LOCATION, AZURE, AZURE_LOCATION, EXISTING, config_problems
 
 GCP = {"cloud": "gcp", "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}}}
 GCP_LOCATION = {"gcp:project": "demo", "gcp:region": "us-central1"}
@@ -239,8 +235,7 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         {
-            "cloud": "azure",
-            "cluster": AWS["cluster"],
+            **AZURE,
             "gpuPools": [
                 _pool(
                     instanceTypes=["Standard_NC4as_T4_v3"],
@@ -387,6 +382,68 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         "gpuplane:cluster.kubernetesVersion",
         "allowed on aws: 1.33, 1.34, 1.35, 1.36",
     ),
+    # gpuplane:azure
+    ({**AZURE, "azure": {}}, AZURE_LOCATION, "gpuplane:azure.adminGroupObjectIds", "required"),
+    (
+        {**AZURE, "azure": {"adminGroupObjectIds": ["platform-admins"]}},
+        AZURE_LOCATION,
+        "gpuplane:azure.adminGroupObjectIds",
+        "not an Entra ID object id",
+    ),
+    (
+        {**AZURE, "azure": {**AZURE["azure"], "nodeProvisioning": "karpenter"}},
+        AZURE_LOCATION,
+        "gpuplane:azure.nodeProvisioning",
+        "allowed: pools, auto",
+    ),
+    (
+        {**AZURE, "azure": {**AZURE["azure"], "outbound": "userDefinedRouting"}},
+        AZURE_LOCATION,
+        "gpuplane:azure.outbound",
+        "allowed: loadBalancer, natGateway",
+    ),
+    (
+        {**AZURE, "azure": {**AZURE["azure"], "podCidr": "10.240.0.0/16"}},
+        AZURE_LOCATION,
+        "gpuplane:azure.podCidr",
+        "overlaps vnetCidr",
+    ),
+    (
+        {**AZURE, "azure": {**AZURE["azure"], "vnetCidr": "52.0.0.0/16"}},
+        AZURE_LOCATION,
+        "gpuplane:azure.vnetCidr",
+        "private IPv4 block",
+    ),
+    (
+        {**AZURE, "gpuPools": [_pool(name="t4-spot", instanceTypes=["Standard_NC4as_T4_v3"])]},
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].name",
+        "valid for AKS",
+    ),
+    (
+        {**AZURE, "gpuPools": [_pool(name="system", instanceTypes=["Standard_NC4as_T4_v3"])]},
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].name",
+        "AKS system pool",
+    ),
+    (
+        {**AZURE, "gpuPools": [_pool(instanceTypes=["Standard_D4s_v5"])]},
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].instanceTypes[0]",
+        "no NVIDIA GPU on azure",
+    ),
+    (
+        {
+            **AZURE,
+            "azure": {**AZURE["azure"], "nodeProvisioning": "auto"},
+            "gpuPools": [_pool(instanceTypes=["Standard_NC4as_T4_v3"], minNodes=1)],
+        },
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].minNodes",
+        "only 0 is allowed",
+    ),
+    ({**AZURE, "azure": AZURE["azure"]}, {}, "azure-native:location", "required"),
+    (_aws(azure=AZURE["azure"]), AWS_LOCATION, "gpuplane:azure", "only for gpuplane:cloud azure"),
 ]
 
 
@@ -442,9 +499,22 @@ def test_explicit_spot_and_protect_win_over_environment() -> None:
 
 def test_system_pool_default_follows_the_cloud() -> None:
     gcp = parse_config({"cloud": "gcp", "cluster": AWS["cluster"]}, GCP_LOCATION)
-    azure = parse_config({"cloud": "azure", "cluster": AWS["cluster"]}, AZURE_LOCATION)
+    azure = parse_config(AZURE, AZURE_LOCATION)
     assert gcp.system_pool is not None and gcp.system_pool.instance_type == "e2-standard-4"
     assert azure.system_pool is not None and azure.system_pool.instance_type == "Standard_D4s_v5"
+
+
+def test_azure_defaults_follow_the_environment() -> None:
+    dev = parse_config(
+        {**AZURE, "gpuPools": [_pool(instanceTypes=["Standard_NC4as_T4_v3"])]}, AZURE_LOCATION
+    )
+    prod = parse_config({**AZURE, "environment": "prod"}, AZURE_LOCATION)
+    assert dev.azure is not None and prod.azure is not None
+    assert (dev.azure.sku_tier, dev.azure.outbound) == ("Free", "loadBalancer")
+    assert (prod.azure.sku_tier, prod.azure.outbound) == ("Standard", "natGateway")
+    assert dev.gpu_pools[0].spot is True
+    assert dev.azure.node_provisioning == "pools"
+    assert dev.azure.encryption_at_host is True
 
 
 def test_gcp_n1_takes_an_attached_accelerator() -> None:
