@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters import aws_auto, aws_karpenter
+from components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
 from components.clusters.aws_iam import (
     NODE_POLICIES,
     cluster_access,
@@ -32,7 +32,6 @@ from components.clusters.aws_models import model_store
 from components.clusters.aws_network import DISCOVERY_TAG, network
 from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
 from components.clusters.kubeconfig import exec_kubeconfig
-from components.serving.common import namespace, release
 from components.versions import eks_addon_version
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -53,7 +52,6 @@ AUTO_MODE_CLUSTER_POLICIES = (
     "AmazonEKSLoadBalancingPolicy",
     "AmazonEKSNetworkingPolicy",
 )
-DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 SYSTEM_POOL_LABEL = {"gpuplane.dev/pool": "system"}
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
 
@@ -391,7 +389,7 @@ class EksCluster(pulumi.ComponentResource):
         pools = [
             GpuPool(
                 name=p.name,
-                node_selector={aws_karpenter.POOL_LABEL: p.name},
+                node_selector={karpenter.POOL_LABEL: p.name},
                 accelerator=p.accelerator,
                 gpus_per_node=p.gpus_per_node,
                 min_nodes=0,
@@ -617,7 +615,7 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
             depends_on=[*base, *aws_side.ready],
         )
-        node_pools = aws_karpenter.gpu_node_pools(
+        node_pools = karpenter.gpu_node_pools(
             name,
             pools=pools,
             instance_types={p.name: p.instance_types for p in args.gpu_pools},
@@ -641,23 +639,5 @@ class EksCluster(pulumi.ComponentResource):
         )
         if args.gpu_node_image == "al2023":
             # Bottlerocket's NVIDIA variant carries its own device plugin.
-            ns = namespace(
-                f"{name}-device-plugin",
-                DEVICE_PLUGIN_NAMESPACE,
-                # hostPath to the kubelet's device-plugin socket directory.
-                pod_security="privileged",
-                injection=False,
-                parent=self,
-                provider=provider,
-                depends_on=base,
-            )
-            release(
-                f"{name}-device-plugin",
-                chart="nvidia-device-plugin",
-                release_name="nvidia-device-plugin",
-                namespace=ns,
-                values=aws_karpenter.device_plugin_values(pools),
-                parent=self,
-                provider=provider,
-            )
+            nvidia.device_plugin(name, pools=pools, provider=provider, parent=self, depends_on=base)
         return node_pools

@@ -6,12 +6,12 @@ and the EventBridge rules that feed it, and the controller role (assumed through
 EKS Pod Identity) with the same scoped statements.
 
 Cluster side: the karpenter-crd and karpenter charts in kube-system (Karpenter
-1.14 has no webhooks), one EC2NodeClass for GPU nodes and one NodePool per
-configured GPU pool.
+1.14 has no webhooks) and the EC2NodeClass spec; the NodePools themselves are
+built by `components.clusters.karpenter`.
 """
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +27,12 @@ from components.clusters.aws_iam import (
     trust_policy,
 )
 from components.clusters.aws_network import DISCOVERY_TAG
-from components.clusters.contract import GPU_RESOURCE, GpuPool
-from components.serving.common import custom_resource, release
+from components.clusters.contract import GpuPool
+from components.clusters.karpenter import NodeClassKind
+from components.serving.common import release
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
-POOL_LABEL = "gpuplane.dev/pool"
-# The NVIDIA device plugin chart's own node affinity term; every GPU node carries it.
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
-# Per-node device plugin config (time-slicing replicas), read by the plugin.
-DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 
 # EventBridge detail types Karpenter handles (CloudFormation v1.14.1).
 INTERRUPTION_EVENTS: Mapping[str, tuple[str, str]] = {
@@ -508,87 +504,6 @@ def al2023_node_config(fast_image_pull: bool) -> str:
     )
 
 
-def node_pool_spec(
-    pool: GpuPool,
-    *,
-    instance_types: Sequence[str],
-    node_class_ref: Mapping[str, str],
-    consolidate_after: str,
-    extra_labels: Mapping[str, str],
-) -> dict[str, Any]:
-    """A NodePool for one GPU pool: tainted, limited, emptied and removed quickly."""
-    capacity = "spot" if pool.spot else "on-demand"
-    limits: dict[str, Any] = {"nodes": pool.max_nodes}
-    if pool.gpus_per_node:
-        limits[GPU_RESOURCE] = pool.gpus_per_node * (pool.max_nodes or 0)
-    return {
-        "template": {
-            "metadata": {"labels": {**pool.node_selector, **extra_labels}},
-            "spec": {
-                "nodeClassRef": dict(node_class_ref),
-                "taints": [{"key": GPU_RESOURCE, "effect": "NoSchedule"}],
-                "requirements": [
-                    {
-                        "key": "node.kubernetes.io/instance-type",
-                        "operator": "In",
-                        "values": list(instance_types),
-                    },
-                    {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [capacity]},
-                    {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
-                ],
-                "expireAfter": "720h",
-            },
-        },
-        "disruption": {
-            # Only empty nodes go: a running model is never repacked to save a node.
-            "consolidationPolicy": "WhenEmpty",
-            "consolidateAfter": consolidate_after,
-            # A new image never evicts a serving model: drifted nodes are replaced
-            # when they empty out, which scale to zero makes frequent.
-            "budgets": [{"nodes": "0", "reasons": ["Drifted"]}, {"nodes": "100%"}],
-        },
-        "limits": limits,
-    }
-
-
-_SHARING_KEYS = {"time-slicing": "timeSlicing", "mps": "mps"}
-
-
-def device_plugin_values(pools: Sequence[GpuPool]) -> dict[str, Any]:
-    """NVIDIA device plugin values: GPU nodes only, one sharing config per shared pool."""
-    configs = {"default": "version: v1\n"}
-    for pool in pools:
-        if pool.sharing in _SHARING_KEYS:
-            configs[pool.name] = (
-                "version: v1\n"
-                "sharing:\n"
-                f"  {_SHARING_KEYS[pool.sharing]}:\n"
-                "    resources:\n"
-                f"    - name: {GPU_RESOURCE}\n"
-                f"      replicas: {pool.sharing_replicas}\n"
-            )
-    return {
-        "config": {"map": configs, "default": "default"},
-        "affinity": {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_PRESENT_LABEL, "operator": "In", "values": ["true"]}
-                            ]
-                        }
-                    ]
-                }
-            }
-        },
-        "tolerations": [
-            {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-        ],
-    }
-
-
 def karpenter_charts(
     name: str,
     *,
@@ -631,73 +546,4 @@ def karpenter_charts(
     )
 
 
-@dataclass(frozen=True)
-class NodeClassKind:
-    """Which node class API a NodePool refers to (Karpenter's, or EKS Auto Mode's)."""
-
-    api_version: str
-    kind: str
-
-    @property
-    def group(self) -> str:
-        return self.api_version.split("/")[0]
-
-
 EC2_NODE_CLASS = NodeClassKind("karpenter.k8s.aws/v1", "EC2NodeClass")
-
-
-def gpu_node_pools(
-    name: str,
-    *,
-    pools: Sequence[GpuPool],
-    instance_types: Mapping[str, Sequence[str]],
-    labels: Mapping[str, Mapping[str, str]],
-    node_class: NodeClassKind,
-    node_class_spec: Callable[[GpuPool], Mapping[str, Any]],
-    consolidate_after: str,
-    provider: k8s.Provider,
-    parent: pulumi.Resource,
-    depends_on: Sequence[pulumi.Resource],
-) -> list[k8s.apiextensions.CustomResource]:
-    """A node class and a karpenter.sh/v1 NodePool per GPU pool, both named gpu-<pool>."""
-    created = []
-    for pool in pools:
-        object_name = f"gpu-{pool.name}"
-        node_class_resource = custom_resource(
-            f"{name}-nodeclass-{pool.name}",
-            api_version=node_class.api_version,
-            kind=node_class.kind,
-            name=object_name,
-            namespace=None,
-            spec=node_class_spec(pool),
-            parent=parent,
-            provider=provider,
-            depends_on=depends_on,
-        )
-        node_labels = {**labels.get(pool.name, {}), GPU_PRESENT_LABEL: "true"}
-        if pool.sharing in _SHARING_KEYS:
-            node_labels[DEVICE_PLUGIN_CONFIG_LABEL] = pool.name
-        created.append(
-            custom_resource(
-                f"{name}-nodepool-{pool.name}",
-                api_version="karpenter.sh/v1",
-                kind="NodePool",
-                name=object_name,
-                namespace=None,
-                spec=node_pool_spec(
-                    pool,
-                    instance_types=instance_types[pool.name],
-                    node_class_ref={
-                        "group": node_class.group,
-                        "kind": node_class.kind,
-                        "name": object_name,
-                    },
-                    consolidate_after=consolidate_after,
-                    extra_labels=node_labels,
-                ),
-                parent=parent,
-                provider=provider,
-                depends_on=[node_class_resource],
-            )
-        )
-    return created
