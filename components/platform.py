@@ -7,6 +7,7 @@ import pulumi
 
 from components import gpus
 from components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
+from components.clusters.azure import AksCluster, AksClusterArgs, AksGpuPool
 from components.clusters.contract import Cluster
 from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
 from components.clusters.gcp import GkeCluster, GkeClusterArgs, GkeGpuPool
@@ -150,7 +151,63 @@ def _gke_pool(pool: GpuPoolConfig) -> GkeGpuPool:
     )
 
 
-_CLUSTERS = {"existing": _existing, "aws": _aws, "gcp": _gcp}
+def _azure(config: PlatformConfig) -> Cluster:
+    azure = config.azure
+    system = config.system_pool
+    assert azure is not None and system is not None and system.instance_type is not None
+    assert azure.sku_tier is not None and azure.outbound is not None
+    assert config.location.region is not None
+    endpoint = config.cluster.endpoint
+    component = AksCluster(
+        config.cluster.name,
+        AksClusterArgs(
+            location=config.location.region,
+            kubernetes_version=config.cluster.kubernetes_version,
+            admin_group_object_ids=azure.admin_group_object_ids,
+            authorized_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
+            node_provisioning=azure.node_provisioning,
+            sku_tier=azure.sku_tier,
+            outbound=azure.outbound,
+            vnet_cidr=azure.vnet_cidr,
+            pod_cidr=azure.pod_cidr,
+            service_cidr=azure.service_cidr,
+            encryption_at_host=azure.encryption_at_host,
+            upgrade_channel=azure.upgrade_channel,
+            node_os_upgrade_channel=azure.node_os_upgrade_channel,
+            system_nodes=3 if config.is_prod else 1,
+            platform_vm_size=system.instance_type,
+            platform_min_nodes=system.min_nodes,
+            platform_max_nodes=system.max_nodes,
+            gpu_pools=[_aks_pool(p) for p in config.gpu_pools],
+            models_namespace=MODELS_NAMESPACE,
+            models_service_account=MODELS_SERVICE_ACCOUNT,
+            protect=config.protect,
+            log_retention_days=90 if config.is_prod else 30,
+            tags={"gpuplane-environment": config.environment},
+        ),
+    )
+    return component.cluster
+
+
+def _aks_pool(pool: GpuPoolConfig) -> AksGpuPool:
+    vm_size = pool.instance_types[0]
+    gpu = gpus.implied_gpu("azure", vm_size)
+    assert pool.sharing.strategy != "mps"  # config validation refuses it on AKS
+    return AksGpuPool(
+        name=pool.name,
+        vm_size=vm_size,
+        min_nodes=pool.min_nodes,
+        max_nodes=pool.max_nodes,
+        spot=bool(pool.spot),
+        accelerator=gpu.accelerator if gpu else pool.accelerator,
+        gpus_per_node=gpu.count if gpu else pool.accelerator_count,
+        labels=pool.labels,
+        sharing=pool.sharing.strategy,
+        sharing_replicas=pool.sharing.replicas,
+    )
+
+
+_CLUSTERS = {"existing": _existing, "aws": _aws, "gcp": _gcp, "azure": _azure}
 
 
 def build_platform(config: PlatformConfig) -> Platform:

@@ -165,7 +165,12 @@ def run_program(
     """Run `program` under mocks as stack `stack` and return what it registered."""
     disabled_default_providers = tuple(disabled_default_providers)
     config = dict(config or {})
-    region = str(config.get("aws:region") or config.get("gcp:region") or DEFAULT_REGION)
+    region = str(
+        config.get("aws:region")
+        or config.get("gcp:region")
+        or config.get("azure-native:location")
+        or DEFAULT_REGION
+    )
     mocks = OfflineMocks(disabled_default_providers, region=region)
     monitor = RecordingMonitor(mocks, disabled_default_providers, project=project, stack=stack)
     loop = asyncio.new_event_loop()

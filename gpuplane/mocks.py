@@ -6,6 +6,7 @@ types listed in `OUTPUTS`. Every invoke the program makes must have an entry in
 `INVOKES`: an unknown one is an error, never a silent empty result.
 """
 
+import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -147,6 +148,171 @@ def _kms_crypto_key(name: str, inputs: Mapping[str, Any], region: str) -> dict[s
     return {"id": f"{inputs.get('keyRing', 'projects/p/locations/l/keyRings/r')}/cryptoKeys/{name}"}
 
 
+SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
+TENANT = "00000000-0000-4000-8000-000000000002"
+DEPLOYER = "00000000-0000-4000-8000-000000000003"
+
+# azure-native type -> (ARM provider/type path, the input that holds the resource's name,
+# the input naming its parent resource, the parent's ARM type) for the types gpuplane uses.
+_AZURE_TYPES: dict[str, tuple[str, str, str | None, str | None]] = {
+    "network:VirtualNetwork": (
+        "Microsoft.Network/virtualNetworks",
+        "virtualNetworkName",
+        None,
+        None,
+    ),
+    "network:Subnet": (
+        "Microsoft.Network/virtualNetworks",
+        "subnetName",
+        "virtualNetworkName",
+        "subnets",
+    ),
+    "network:NatGateway": ("Microsoft.Network/natGateways", "natGatewayName", None, None),
+    "network:PublicIPAddress": (
+        "Microsoft.Network/publicIPAddresses",
+        "publicIpAddressName",
+        None,
+        None,
+    ),
+    "managedidentity:UserAssignedIdentity": (
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "resourceName",
+        None,
+        None,
+    ),
+    "managedidentity:FederatedIdentityCredential": (
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "federatedIdentityCredentialResourceName",
+        "resourceName",
+        "federatedIdentityCredentials",
+    ),
+    "keyvault:Vault": ("Microsoft.KeyVault/vaults", "vaultName", None, None),
+    "keyvault:Key": ("Microsoft.KeyVault/vaults", "keyName", "vaultName", "keys"),
+    "operationalinsights:Workspace": (
+        "Microsoft.OperationalInsights/workspaces",
+        "workspaceName",
+        None,
+        None,
+    ),
+    "containerservice:ManagedCluster": (
+        "Microsoft.ContainerService/managedClusters",
+        "resourceName",
+        None,
+        None,
+    ),
+    "containerservice:AgentPool": (
+        "Microsoft.ContainerService/managedClusters",
+        "agentPoolName",
+        "resourceName",
+        "agentPools",
+    ),
+    "storage:StorageAccount": ("Microsoft.Storage/storageAccounts", "accountName", None, None),
+    "storage:BlobContainer": (
+        "Microsoft.Storage/storageAccounts",
+        "containerName",
+        "accountName",
+        "blobServices/default/containers",
+    ),
+}
+
+
+def azure_autoname(name: str) -> str:
+    """azure-native's auto-name: the resource name and 8 more characters."""
+    return f"{name}{stable_hex(name, length=8)}"
+
+
+def azure_id(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
+    """The ARM id a resource of `typ` gets (auto-named when no name is given)."""
+    group = str(inputs.get("resourceGroupName") or "")
+    short = typ.removeprefix("azure-native:")
+    if short == "resources:ResourceGroup":
+        group = str(inputs.get("resourceGroupName") or azure_autoname(name))
+        return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}"
+    prefix = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers"
+    if short == "authorization:RoleAssignment":
+        guid = f"{stable_hex(name)}-0000-4000-8000-{stable_hex(name, 'ra', length=12)}"
+        return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleAssignments/{guid}"
+    if short == "monitor:DiagnosticSetting":
+        setting = inputs.get("name") or azure_autoname(name)
+        return (
+            f"{inputs.get('resourceUri')}/providers/Microsoft.Insights/diagnosticSettings/{setting}"
+        )
+    known = _AZURE_TYPES.get(short)
+    if known is None:
+        module, kind = short.split(":")
+        return f"{prefix}/Microsoft.{module}/{kind[0].lower()}{kind[1:]}s/{azure_autoname(name)}"
+    path, name_key, parent_key, child = known
+    own = str(inputs.get(name_key) or azure_autoname(name))
+    if parent_key is None:
+        return f"{prefix}/{path}/{own}"
+    return f"{prefix}/{path}/{inputs.get(parent_key)}/{child}/{own}"
+
+
+def _azure_resource(typ: str) -> OutputModel:
+    def model(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+        arm_id = azure_id(typ, name, inputs)
+        outputs: dict[str, Any] = {"id": arm_id, "name": arm_id.rsplit("/", 1)[-1]}
+        return outputs | _AZURE_OUTPUTS.get(typ, lambda *_: {})(arm_id, inputs, region)
+
+    return model
+
+
+def _guid(*parts: str) -> str:
+    return f"{stable_hex(*parts)}-0000-4000-8000-{stable_hex(*parts, 'guid', length=12)}"
+
+
+def _managed_identity(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"principalId": _guid(arm_id, "p"), "clientId": _guid(arm_id, "c"), "tenantId": TENANT}
+
+
+def _aks(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    cluster = arm_id.rsplit("/", 1)[-1]
+    host = f"{inputs.get('dnsPrefix') or cluster}-{stable_hex(arm_id)}"
+    identity = dict(inputs.get("identity") or {})
+    # The SDK takes a list of identity ids; ARM answers with a map keyed by them.
+    identity["userAssignedIdentities"] = {
+        uami: {"principalId": _guid(uami, "p"), "clientId": _guid(uami, "c")}
+        for uami in identity.get("userAssignedIdentities") or ()
+    }
+    return {
+        "identity": identity,
+        "fqdn": f"{host}.hcp.{region}.azmk8s.io",
+        "privateFQDN": f"{host}.privatelink.{region}.azmk8s.io",
+        "oidcIssuerProfile": {
+            "enabled": True,
+            "issuerURL": f"https://{region}.oic.prod-aks.azure.com/{TENANT}/{_guid(arm_id)}/",
+        },
+    }
+
+
+def _key(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    parts = arm_id.split("/")
+    vault, key = parts[-3], parts[-1]
+    uri = f"https://{vault}.vault.azure.net/keys/{key}"
+    return {"keyUri": uri, "keyUriWithVersion": f"{uri}/{stable_hex(arm_id, length=32)}"}
+
+
+_AZURE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]] = {
+    "azure-native:managedidentity:UserAssignedIdentity": _managed_identity,
+    "azure-native:containerservice:ManagedCluster": _aks,
+    "azure-native:keyvault:Key": _key,
+}
+
+
+def _aks_user_credentials(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    cluster = args.get("resourceName")
+    kubeconfig = (
+        f"apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n"
+        f"    server: https://{cluster}.hcp.{region}.azmk8s.io:443\n"
+        "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm1vY2sK\n"
+    )
+    return {
+        "kubeconfigs": [
+            {"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}
+        ]
+    }
+
+
 # Computed outputs by resource type (or by package prefix ending in ':').
 OUTPUTS: dict[str, OutputModel] = {
     "kubernetes:": _k8s_metadata,
@@ -161,6 +327,11 @@ OUTPUTS: dict[str, OutputModel] = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:storage/bucket:Bucket": _gcs_bucket,
     "gcp:kms/cryptoKey:CryptoKey": _kms_crypto_key,
+    **{
+        f"azure-native:{typ}": _azure_resource(f"azure-native:{typ}")
+        for typ in (*_AZURE_TYPES, "resources:ResourceGroup")
+    },
+    "azure-native:": lambda name, inputs, region: {},
 }
 
 
@@ -202,6 +373,13 @@ INVOKES: dict[str, InvokeModel] = {
         "project": args.get("project") or DEFAULT_PROJECT,
         "id": args.get("region") or region,
     },
+    "azure-native:authorization:getClientConfig": lambda _args, _region: {
+        "clientId": DEPLOYER,
+        "objectId": DEPLOYER,
+        "subscriptionId": SUBSCRIPTION,
+        "tenantId": TENANT,
+    },
+    "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
     "aws:index/getPartition:getPartition": lambda _args, _region: {
         "partition": "aws",
         "dnsSuffix": "amazonaws.com",
@@ -229,6 +407,8 @@ class OfflineMocks(pulumi_mocks.Mocks):
             state.update(model(args.name, args.inputs, self.region))
         if not args.custom:
             return "", state
+        if args.typ.startswith("azure-native:"):
+            return azure_id(args.typ, args.name, args.inputs), state
         prefix = _EC2_ID_PREFIX.get(args.typ)
         if prefix is not None:
             return f"{prefix}-{stable_hex(args.typ, args.name, length=17)}", state

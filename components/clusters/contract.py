@@ -42,7 +42,9 @@ class WorkloadIdentity:
     """How a ServiceAccount gets the cloud identity that reads model storage."""
 
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    service_account_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels a model pod needs for the identity to reach it (AKS's workload identity
+    webhook injects only into pods labelled `azure.workload.identity/use`)."""
     storage_uri_prefix: pulumi.Input[str] | None = None
     """e.g. `s3://bucket/`: where models may be read from without static keys."""
 

@@ -7,7 +7,7 @@ variant of KServe's Hugging Face runtime carrying the pools' scheduling, so an
 InferenceService naming it lands on GPU nodes without repeating it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -51,13 +51,15 @@ def gpu_runtime(
     name: str,
     *,
     pools: Sequence[GpuPool],
+    pod_labels: Mapping[str, str] = {},
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource],
 ) -> k8s.apiextensions.CustomResource:
-    """KServe's Hugging Face server (GPU image) scheduled onto the GPU pools."""
+    """KServe's Hugging Face server (GPU image) scheduled onto the GPU pools; its pods
+    carry `pod_labels` (the runtime's labels reach every predictor pod using it)."""
     tag = CHARTS["kserve"].version
-    spec = {
+    spec: dict[str, Any] = {
         "annotations": {
             "prometheus.kserve.io/port": "8080",
             "prometheus.kserve.io/path": "/metrics",
@@ -85,6 +87,8 @@ def gpu_runtime(
         "tolerations": tolerations(pools),
         "affinity": node_affinity(pools),
     }
+    if pod_labels:
+        spec["labels"] = dict(pod_labels)
     return custom_resource(
         f"{name}-gpu-runtime",
         api_version="serving.kserve.io/v1alpha1",

@@ -121,10 +121,7 @@ class KServe(pulumi.ComponentResource):
                 "name": MODELS_SERVICE_ACCOUNT,
                 "namespace": MODELS_NAMESPACE,
                 "annotations": dict(identity.service_account_annotations),
-                "labels": {
-                    "app.kubernetes.io/managed-by": "gpuplane",
-                    **identity.service_account_labels,
-                },
+                "labels": {"app.kubernetes.io/managed-by": "gpuplane"},
             },
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(depends_on=[self.models_namespace], **common),

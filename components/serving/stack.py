@@ -195,6 +195,9 @@ class ServingStack(pulumi.ComponentResource):
             gpu.gpu_runtime(
                 name,
                 pools=cluster.gpu_pools,
+                pod_labels=(
+                    cluster.workload_identity.pod_labels if cluster.workload_identity else {}
+                ),
                 parent=self,
                 provider=provider,
                 depends_on=[self.kserve.controller],

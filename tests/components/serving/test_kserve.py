@@ -20,7 +20,6 @@ def test_models_service_account_gets_the_cloud_identity() -> None:
                     service_account_annotations={
                         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/models"
                     },
-                    service_account_labels={"azure.workload.identity/use": "true"},
                 ),
             ),
         )
@@ -32,7 +31,7 @@ def test_models_service_account_gets_the_cloud_identity() -> None:
     assert account.get("metadata.annotations") == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/models"
     }
-    assert account.get("metadata.labels")["azure.workload.identity/use"] == "true"
+    assert account.get("metadata.labels") == {"app.kubernetes.io/managed-by": "gpuplane"}
     assert account.inputs["automountServiceAccountToken"] is False
 
 
