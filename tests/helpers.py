@@ -87,6 +87,17 @@ def k8s_object(resource: Resource) -> dict[str, Any]:
     return obj
 
 
+def cluster_provider(graph: ResourceGraph) -> Resource:
+    """The one Kubernetes provider, after checking it holds the kubeconfig as a secret and
+    that every Kubernetes object in the graph uses it."""
+    [provider] = graph.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == {SECRET: "[redacted]"}
+    assert graph.outputs["kubeconfig"] == {SECRET: "[redacted]"}
+    for resource in kubernetes_objects(graph):
+        assert resource.provider is not None and resource.provider.startswith(provider.urn)
+    return provider
+
+
 def one_of_type(graph: ResourceGraph, type_: str) -> Resource:
     """The one resource of this type; fails if there are none or several."""
     found = graph.by_type(type_)

@@ -11,14 +11,14 @@ import yaml
 
 from components.clusters.azure import AKS_SERVER_APP_ID, storage_account_name
 from gpuplane import engine
-from gpuplane.graph import SECRET, Resource, ResourceGraph
+from gpuplane.graph import Resource, ResourceGraph
 from gpuplane.mocks import SUBSCRIPTION, _aks_user_credentials
 from gpuplane.stacks import stack_from_mapping
 from tests.helpers import (
+    cluster_provider,
     custom_resource_named,
     depends_on,
     k8s_object,
-    kubernetes_objects,
     one_of_type,
     release_named,
     stack_file_config,
@@ -410,14 +410,11 @@ def test_serving_stack_waits_for_pools_and_uses_the_aks_provider(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    [provider] = graph.by_type("pulumi:providers:kubernetes")
-    assert provider.inputs["kubeconfig"] == {SECRET: "[redacted]"}
+    cluster_provider(graph)
     istiod = release_named(graph, "istiod")
     for pool in graph.by_type(AGENT_POOL):
         assert depends_on(graph, istiod, pool)
     assert depends_on(graph, istiod, one_of_type(graph, "azure-native:monitor:DiagnosticSetting"))
-    for resource in kubernetes_objects(graph):
-        assert resource.provider is not None and resource.provider.startswith(provider.urn)
     assert releases_missing_upstream(graph) == {}
     assert graph.outputs["cloud"] == "azure"
     assert graph.outputs["ingressServiceType"] == "LoadBalancer"

@@ -6,13 +6,13 @@ from typing import Any
 import pytest
 
 from gpuplane import engine
-from gpuplane.graph import SECRET, ResourceGraph
+from gpuplane.graph import ResourceGraph
 from gpuplane.stacks import stack_from_mapping
 from tests.helpers import (
     RELEASE,
+    cluster_provider,
     custom_resource_named,
     depends_on,
-    kubernetes_objects,
     one_of_type,
     release_named,
     stack_file_config,
@@ -301,14 +301,11 @@ def test_serving_stack_waits_for_nodes_and_uses_the_gke_provider(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
-    [provider] = graph.by_type("pulumi:providers:kubernetes")
-    assert provider.inputs["kubeconfig"] == {SECRET: "[redacted]"}
+    cluster_provider(graph)
     istiod = release_named(graph, "istiod")
     for pool in graph.by_type(NODE_POOL):
         assert depends_on(graph, istiod, pool)
     assert depends_on(graph, istiod, one_of_type(graph, FIREWALL))
-    for resource in kubernetes_objects(graph):
-        assert resource.provider is not None and resource.provider.startswith(provider.urn)
     assert releases_missing_upstream(graph) == {}
     # GKE installs drivers and its own device plugin: no NVIDIA chart here.
     assert "nvidia-device-plugin" not in {r.inputs["name"] for r in graph.by_type(RELEASE)}
