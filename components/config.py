@@ -62,11 +62,16 @@ RESERVED_LABEL_DOMAINS = (
     "k8s.io",
     "karpenter.sh",
     "karpenter.k8s.aws",
+    "kubernetes.azure.com",
+    "karpenter.azure.com",
 )
 # Public CIDRs wider than this (per family) are refused: together, a few such
 # blocks cover the internet (0.0.0.0/1 + 128.0.0.0/1).
 MIN_PUBLIC_PREFIX = {4: 8, 6: 32}
 MIN_PROGRESS_DEADLINE = 600
+# The node pools gpuplane itself creates on AKS: the system pool and the one the
+# serving stack's controllers run on.
+AKS_POOL_NAMES = ("system", "platform")
 
 
 def reserved_label_domain(key: str) -> str | None:
@@ -745,7 +750,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 if reserved is not None:
                     problems.append(
                         f"{where}.labels: {key!r} is under the reserved domain {reserved} "
-                        "(gpuplane, the kubelet or Karpenter sets those); use your own prefix"
+                        "(gpuplane, the kubelet, Karpenter or AKS sets those); use your own prefix"
                     )
         else:
             problems.extend(_check_existing_pool(where, pool))
@@ -862,10 +867,10 @@ def _check_azure(cfg: PlatformConfig) -> list[str]:
             "(local accounts are disabled)"
         )
     for i, pool in enumerate(cfg.gpu_pools):
-        if pool.name == "system":
+        if pool.name in AKS_POOL_NAMES:
             problems.append(
-                f"gpuplane:gpuPools[{i}].name: 'system' is the AKS system pool's name; "
-                "choose another"
+                f"gpuplane:gpuPools[{i}].name: {pool.name!r} is taken by gpuplane's AKS pools "
+                f"({', '.join(AKS_POOL_NAMES)}); choose another"
             )
     if azure.node_provisioning == "auto":
         problems.extend(

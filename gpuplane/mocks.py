@@ -292,7 +292,14 @@ def _key(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     return {"keyUri": uri, "keyUriWithVersion": f"{uri}/{stable_hex(arm_id, length=32)}"}
 
 
+def _public_ip(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    # 20.0.0.0/8 is one of Azure's public ranges; the last octets follow the id.
+    octets = [int(stable_hex(arm_id, str(i), length=2), 16) for i in range(3)]
+    return {"ipAddress": "20.{}.{}.{}".format(*octets)}
+
+
 _AZURE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]]] = {
+    "azure-native:network:PublicIPAddress": _public_ip,
     "azure-native:managedidentity:UserAssignedIdentity": _managed_identity,
     "azure-native:containerservice:ManagedCluster": _aks,
     "azure-native:keyvault:Key": _key,

@@ -27,6 +27,7 @@ import yaml
 from components.clusters import karpenter, nvidia
 from components.clusters.azure_identity import (
     AzureContext,
+    admin_roles,
     federated_credentials,
     identity,
     role_assignment,
@@ -36,11 +37,11 @@ from components.clusters.azure_identity import (
 from components.clusters.contract import GPU_RESOURCE, GPU_TOLERATION, Cluster, GpuPool
 from components.clusters.contract import WorkloadIdentity as Identity
 from components.clusters.kubeconfig import exec_kubeconfig
+from components.config import AKS_POOL_NAMES
 
 # The AKS first-party application every Entra ID cluster token is issued for.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
-SYSTEM_POOL = "system"
-PLATFORM_POOL = "platform"
+SYSTEM_POOL, PLATFORM_POOL = AKS_POOL_NAMES
 # AKS puts this taint (and label) on every spot node; pods that may run there tolerate it.
 SPOT_KEY = "kubernetes.azure.com/scalesetpriority"
 SPOT_TOLERATION: Mapping[str, str] = {
@@ -188,7 +189,7 @@ class AksCluster(pulumi.ComponentResource):
         ctx = AzureContext(
             subscription_id=client.subscription_id,
             tenant_id=client.tenant_id,
-            deployer_object_id=client.object_id,
+            admin_group_object_ids=tuple(args.admin_group_object_ids),
             resource_group=group,
             location=args.location,
             tags=tags,
@@ -205,6 +206,8 @@ class AksCluster(pulumi.ComponentResource):
             opts=child,
         )
         nat: azure.network.NatGateway | None = None
+        # AKS authorizes the load balancer's outbound address itself, not a NAT gateway's.
+        node_egress: list[pulumi.Input[str]] = []
         if args.outbound == "natGateway":
             egress_ip = azure.network.PublicIPAddress(
                 f"{name}-egress",
@@ -217,6 +220,7 @@ class AksCluster(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            node_egress.append(pulumi.Output.concat(egress_ip.ip_address, "/32"))
             nat = azure.network.NatGateway(
                 f"{name}-nat",
                 nat_gateway_name=f"{name}-nat",
@@ -312,7 +316,9 @@ class AksCluster(pulumi.ComponentResource):
             api_server_access_profile=(
                 {"enable_private_cluster": True, "private_dns_zone": "system"}
                 if private
-                else {"authorized_ip_ranges": list(args.authorized_cidrs)}
+                # Nodes reach the API server from their egress address: it must be
+                # authorized too, or they never join.
+                else {"authorized_ip_ranges": [*args.authorized_cidrs, *node_egress]}
             ),
             network_profile={
                 "network_plugin": "azure",
@@ -430,28 +436,32 @@ class AksCluster(pulumi.ComponentResource):
                 )
             )
         else:
-            gpu_capacity = [
-                self._pool(
-                    f"{name}-gpu-{pool.name}",
-                    args,
-                    aks,
-                    group,
-                    subnet,
-                    pool_name=pool.name,
-                    vm_size=pool.vm_size,
-                    min_nodes=pool.min_nodes,
-                    max_nodes=pool.max_nodes,
-                    labels={
-                        **pool.labels,
-                        karpenter.POOL_LABEL: pool.name,
-                        **nvidia.node_labels(contract),
-                    },
-                    tags=tags,
-                    gpu=True,
-                    spot=pool.spot,
+            # AKS refuses concurrent operations on one cluster's pools: one at a time.
+            gpu_capacity = []
+            for pool, contract in zip(args.gpu_pools, pools, strict=True):
+                previous = gpu_capacity[-1] if gpu_capacity else platform
+                gpu_capacity.append(
+                    self._pool(
+                        f"{name}-gpu-{pool.name}",
+                        args,
+                        aks,
+                        group,
+                        subnet,
+                        pool_name=pool.name,
+                        vm_size=pool.vm_size,
+                        min_nodes=pool.min_nodes,
+                        max_nodes=pool.max_nodes,
+                        labels={
+                            **pool.labels,
+                            karpenter.POOL_LABEL: pool.name,
+                            **nvidia.node_labels(contract),
+                        },
+                        tags=tags,
+                        gpu=True,
+                        spot=pool.spot,
+                        after=previous,
+                    )
                 )
-                for pool, contract in zip(args.gpu_pools, pools, strict=True)
-            ]
         if pools:
             # AKS installs the NVIDIA driver on GPU nodes, not the device plugin.
             nvidia.device_plugin(
@@ -509,6 +519,7 @@ class AksCluster(pulumi.ComponentResource):
         tags: Mapping[str, str],
         gpu: bool = False,
         spot: bool = False,
+        after: pulumi.Resource | None = None,
     ) -> azure.containerservice.AgentPool:
         """A Linux user pool on the node subnet; autoscaled unless min equals max."""
         node_labels = dict(labels)
@@ -547,7 +558,11 @@ class AksCluster(pulumi.ComponentResource):
             enable_node_public_ip=False,
             tags=dict(tags),
             **extra,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"] if autoscale else []),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=["count"] if autoscale else [],
+                depends_on=[after] if after is not None else [],
+            ),
         )
 
     def _models(
@@ -587,6 +602,14 @@ class AksCluster(pulumi.ComponentResource):
             resource_group_name=ctx.resource_group.name,
             public_access="None",
             opts=stateful,
+        )
+        # Shared keys are off: the admin groups upload models with their Entra ID login.
+        admin_roles(
+            f"{name}-models-admins",
+            ctx=ctx,
+            role="Storage Blob Data Contributor",
+            scope=container.id,
+            parent=self,
         )
         reader = identity(f"{name}-models-reader", ctx=ctx, parent=self)
         grant = role_assignment(

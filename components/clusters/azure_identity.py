@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_azure_native as azure
@@ -11,6 +12,7 @@ ROLES: Mapping[str, str] = {
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
 }
 # The audience AKS workload identity tokens carry (Entra ID token exchange).
@@ -31,7 +33,8 @@ class AzureContext:
 
     subscription_id: pulumi.Output[str]
     tenant_id: pulumi.Output[str]
-    deployer_object_id: pulumi.Output[str]
+    admin_group_object_ids: Sequence[str]
+    """Entra ID groups that administer the cluster; whoever runs `pulumi up` is in one."""
     resource_group: azure.resources.ResourceGroup
     location: str
     tags: Mapping[str, str]
@@ -44,7 +47,7 @@ def role_assignment(
     role: str,
     scope: pulumi.Input[str],
     principal_id: pulumi.Input[str],
-    service_principal: bool = True,
+    principal_type: Literal["ServicePrincipal", "Group"] = "ServicePrincipal",
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> azure.authorization.RoleAssignment:
@@ -54,7 +57,7 @@ def role_assignment(
         principal_id=principal_id,
         # Managed identities are service principals; saying so avoids the replication
         # delay that fails a fresh identity's first assignment.
-        principal_type="ServicePrincipal" if service_principal else None,
+        principal_type=principal_type,
         role_definition_id=pulumi.Output.concat(
             "/subscriptions/",
             ctx.subscription_id,
@@ -65,6 +68,24 @@ def role_assignment(
         description=f"gpuplane: {role}",
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
+
+
+def admin_roles(
+    name: str, *, ctx: AzureContext, role: str, scope: pulumi.Input[str], parent: pulumi.Resource
+) -> list[azure.authorization.RoleAssignment]:
+    """`role` on `scope` for every admin group."""
+    return [
+        role_assignment(
+            f"{name}-{i}",
+            ctx=ctx,
+            role=role,
+            scope=scope,
+            principal_id=group,
+            principal_type="Group",
+            parent=parent,
+        )
+        for i, group in enumerate(ctx.admin_group_object_ids)
+    ]
 
 
 def identity(
@@ -151,15 +172,11 @@ def secrets_key(
         tags=dict(ctx.tags),
         opts=stateful,
     )
-    # Creating a key in an RBAC vault is a data-plane write: the deployer needs it.
-    officer = role_assignment(
-        f"{name}-kv-deployer",
-        ctx=ctx,
-        role="Key Vault Crypto Officer",
-        scope=vault.id,
-        principal_id=ctx.deployer_object_id,
-        service_principal=False,
-        parent=parent,
+    # Creating a key in an RBAC vault is a data-plane write: the admin groups (one holds
+    # whoever runs `pulumi up`) may manage keys. Groups, not the caller's object id, whose
+    # principal type (user or service principal) Pulumi cannot know.
+    officers = admin_roles(
+        f"{name}-kv-admins", ctx=ctx, role="Key Vault Crypto Officer", scope=vault.id, parent=parent
     )
     key = azure.keyvault.Key(
         f"{name}-secrets",
@@ -173,7 +190,7 @@ def secrets_key(
             "attributes": {"enabled": True},
         },
         tags=dict(ctx.tags),
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect, depends_on=[officer]),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, depends_on=officers),
     )
     user = role_assignment(
         f"{name}-kv-cluster",

@@ -424,7 +424,27 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         {**AZURE, "gpuPools": [_pool(name="system", instanceTypes=["Standard_NC4as_T4_v3"])]},
         AZURE_LOCATION,
         "gpuplane:gpuPools[0].name",
-        "AKS system pool",
+        "taken by gpuplane's AKS pools",
+    ),
+    (
+        {**AZURE, "gpuPools": [_pool(name="platform", instanceTypes=["Standard_NC4as_T4_v3"])]},
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].name",
+        "(system, platform)",
+    ),
+    (
+        {
+            **AZURE,
+            "gpuPools": [
+                _pool(
+                    instanceTypes=["Standard_NC4as_T4_v3"],
+                    labels={"kubernetes.azure.com/scalesetpriority": "spot"},
+                )
+            ],
+        },
+        AZURE_LOCATION,
+        "gpuplane:gpuPools[0].labels",
+        "reserved domain kubernetes.azure.com",
     ),
     (
         {**AZURE, "gpuPools": [_pool(instanceTypes=["Standard_D4s_v5"])]},

@@ -1,6 +1,7 @@
 """AKS on the graph: azure-dev and azure-prod as written, and both with node auto-provisioning."""
 
 import base64
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,7 @@ ROLE_IDS = {
     "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
     "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
 }
 
@@ -92,10 +94,19 @@ def test_entra_id_only_access_with_azure_rbac(graphs: dict[str, ResourceGraph], 
 def test_api_server_is_open_only_to_the_configured_ranges(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
-    access = one_of_type(graphs[stack], CLUSTER).inputs["apiServerAccessProfile"]
+    graph = graphs[stack]
+    cluster = one_of_type(graph, CLUSTER)
+    access = cluster.inputs["apiServerAccessProfile"]
     expected = stack_file_config(_base(stack))["gpuplane:cluster"]["endpoint"]["publicAccessCidrs"]
-    assert access["authorizedIPRanges"] == expected
-    assert "0.0.0.0/0" not in access["authorizedIPRanges"]
+    ranges = access["authorizedIPRanges"]
+    assert ranges[: len(expected)] == expected
+    assert "0.0.0.0/0" not in ranges
+    # Behind a NAT gateway, nodes reach the API server from its address: authorized too.
+    addresses = graph.by_type("azure-native:network:PublicIPAddress")
+    assert len(ranges) == len(expected) + len(addresses)
+    for address in addresses:
+        assert address.urn in cluster.property_dependencies["apiServerAccessProfile"]
+        assert all(r.endswith("/32") for r in ranges[len(expected) :])
 
 
 def test_public_access_off_makes_a_private_cluster(
@@ -125,7 +136,10 @@ def test_secrets_are_encrypted_with_a_key_vault_key(
     kms = cluster.inputs["securityProfile"]["azureKeyVaultKms"]
     assert kms["enabled"] is True
     # The versioned key URI (AKS KMS needs the version) of this very key.
-    assert kms["keyId"].startswith("https://") and "/keys/" in kms["keyId"]
+    vault_host, key_path = kms["keyId"].removeprefix("https://").split("/", 1)
+    assert vault_host.endswith(".vault.azure.net")
+    segments = key_path.split("/")
+    assert segments[:2] == ["keys", key.inputs["keyName"]] and len(segments) == 3 and segments[2]
     assert key.urn in cluster.property_dependencies["securityProfile"]
     # The cluster runs as a user-assigned identity that may use the key, before it exists.
     cluster_identity = _identity(graph, "-cluster")
@@ -136,9 +150,17 @@ def test_secrets_are_encrypted_with_a_key_vault_key(
     assert cluster_identity.urn in crypto_user.property_dependencies["principalId"]
     assert crypto_user.inputs["principalType"] == "ServicePrincipal"
     assert depends_on(graph, cluster, crypto_user)
-    # Creating the key is a data-plane write for whoever runs `pulumi up`.
-    [officer] = _roles(graph, "Key Vault Crypto Officer")
-    assert depends_on(graph, key, officer)
+    # Creating the key is a data-plane write: the admin groups (one holds whoever runs
+    # `pulumi up`) may do it, granted as groups before the key is created.
+    admins = stack_file_config(_base(stack))["gpuplane:azure"]["adminGroupObjectIds"]
+    officers = _roles(graph, "Key Vault Crypto Officer")
+    assert sorted(o.inputs["principalId"] for o in officers) == sorted(admins)
+    for officer in officers:
+        assert officer.inputs["principalType"] == "Group"
+        assert vault.urn in officer.property_dependencies["scope"]
+        assert depends_on(graph, key, officer)
+    for role in graph.by_type(ROLE):
+        assert role.inputs["principalType"] in ("ServicePrincipal", "Group")
 
 
 @pytest.mark.parametrize("stack", ALL)
@@ -218,6 +240,10 @@ def test_every_agent_pool_is_hardened(graphs: dict[str, ResourceGraph], stack: s
         assert pool.inputs["enableEncryptionAtHost"] is True
         assert pool.inputs["enableNodePublicIP"] is False
         assert subnet.urn in pool.property_dependencies["vnetSubnetID"]
+    # AKS refuses concurrent pool operations: every pool waits for the one before it.
+    pools = graph.by_type(AGENT_POOL)
+    for earlier, later in itertools.pairwise(pools):
+        assert depends_on(graph, later, earlier)
     platform = _agent_pool(graph, "platform")
     system = stack_file_config(_base(stack))["gpuplane:systemPool"]
     assert platform.inputs["vmSize"] == system["instanceType"]
@@ -356,6 +382,10 @@ def test_models_storage_is_private_and_key_less(
     container = one_of_type(graph, "azure-native:storage:BlobContainer")
     assert container.inputs["publicAccess"] == "None"
     reader = _identity(graph, "-models-reader")
+    # Shared keys are off: admins upload with their Entra ID login.
+    [upload] = _roles(graph, "Storage Blob Data Contributor")
+    assert upload.inputs["principalType"] == "Group"
+    assert container.urn in upload.property_dependencies["scope"]
     [grant] = _roles(graph, "Storage Blob Data Reader")
     assert container.urn in grant.property_dependencies["scope"]
     assert reader.urn in grant.property_dependencies["principalId"]
