@@ -1,5 +1,6 @@
 """The `gpuplane` command."""
 
+import contextlib
 import sys
 import time
 from enum import StrEnum
@@ -11,8 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from components.config import ConfigError
-from gpuplane import engine, report
-from gpuplane.graph import ResourceGraph
+from gpuplane import check_report, engine, report
+from gpuplane.check import PackConfig, PolicyConfigError, check
+from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
 
 app = typer.Typer(
@@ -124,6 +126,93 @@ def plan(
             out.print(summary.line(), highlight=False, markup=False)
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class CheckFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+
+
+class RulesFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+GraphOption = Annotated[
+    Path | None,
+    typer.Option("--graph", help="A graph JSON file (`gpuplane plan --format json`)."),
+]
+
+
+def _load_graph(
+    stack: str | None, stack_file: Path | None, graph: Path | None
+) -> tuple[ResourceGraph, Path | None]:
+    """The graph to work on, and the stack file it came from (if any)."""
+    if graph is not None:
+        if stack is not None or stack_file is not None:
+            raise _fail("use one of --stack, --stack-file and --graph")
+        try:
+            return ResourceGraph.load(graph), None
+        except GraphFormatError as exc:
+            raise _fail(f"{graph}: {exc}") from None
+    config = _select(stack or DEFAULT_STACK if stack_file is None else None, stack_file)
+    planned, _ = _plan(config)
+    source = config.path
+    if source is not None:
+        with contextlib.suppress(ValueError):  # outside the working directory: keep it
+            source = source.resolve().relative_to(Path.cwd().resolve())
+    return planned, source
+
+
+@app.command("check")
+def check_command(
+    stack: StackOption = None,
+    stack_file: StackFileOption = None,
+    graph: GraphOption = None,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-config",
+            help="Policy pack config JSON, as `pulumi preview --policy-pack-config` takes it.",
+        ),
+    ] = None,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        CheckFormat.text
+    ),
+) -> None:
+    """Run the policy pack (policies/) over a stack's offline plan, or a saved graph.
+
+    Exit 0 with no mandatory violation, 1 with any, 2 on bad input.
+    """
+    try:
+        config = PackConfig.load(policy_config)
+    except PolicyConfigError as exc:
+        raise _fail(str(exc)) from None
+    planned, source = _load_graph(stack, stack_file, graph)
+    result = check(planned, config)
+    if fmt is CheckFormat.json:
+        sys.stdout.write(check_report.as_json(result))
+    elif fmt is CheckFormat.markdown:
+        sys.stdout.write(check_report.markdown(result))
+    elif fmt is CheckFormat.sarif:
+        sys.stdout.write(check_report.sarif(result, source))
+    else:
+        sys.stdout.write(check_report.text(result))
+    raise typer.Exit(EXIT_FAILED if result.mandatory else EXIT_OK)
+
+
+@app.command("rules")
+def rules_command(
+    fmt: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        RulesFormat.text
+    ),
+) -> None:
+    """List every policy of the pack: id, name, level, severity, resource types, anchor."""
+    sys.stdout.write(
+        check_report.rules_json() if fmt is RulesFormat.json else check_report.rules_text()
+    )
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""gpuplane's CrossGuard policy pack: the security defaults as rules."""

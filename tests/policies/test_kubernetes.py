@@ -1,0 +1,342 @@
+"""Kubernetes rules: one violating and one compliant case each, message checked."""
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.policies.harness import (
+    Mutation,
+    add_resource,
+    delete_input,
+    messages,
+    remove_resources,
+    set_input,
+)
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+RUNTIME = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+SAFE_CONTAINER: dict[str, Any] = {
+    "name": "app",
+    "image": "ghcr.io/kserve/app:v1.2.3",
+    "securityContext": {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    },
+    "resources": {"limits": {"memory": "1Gi"}},
+}
+
+
+def deployment(
+    container: dict[str, Any] | None = None,
+    *,
+    namespace: str | None = "apps",
+    **pod: Any,
+) -> tuple[str, dict[str, Any]]:
+    spec = {"containers": [container or copy.deepcopy(SAFE_CONTAINER)], **pod}
+    metadata: dict[str, Any] = {"name": "web"}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return DEPLOYMENT, {"metadata": metadata, "spec": {"template": {"spec": spec}}}
+
+
+def container(**changes: Any) -> dict[str, Any]:
+    out = copy.deepcopy(SAFE_CONTAINER)
+    for key, value in changes.items():
+        if key == "security":
+            out["securityContext"].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+def isvc(predictor: dict[str, Any], namespace: str = "models") -> tuple[str, dict[str, Any]]:
+    return ISVC, {
+        "metadata": {"name": "m", "namespace": namespace},
+        "spec": {"predictor": predictor},
+    }
+
+
+def test_safe_deployment_passes_every_workload_rule() -> None:
+    for rule in [f"GP-K8S-{n:03d}" for n in range(1, 15)]:
+        assert messages(rule, deployment()) == [], rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "bad", "fragment"),
+    [
+        ("GP-K8S-001", deployment(container(security={"privileged": True})), "runs privileged"),
+        ("GP-K8S-002", deployment(hostNetwork=True), "sets hostNetwork: true"),
+        ("GP-K8S-002", deployment(hostPID=True), "sets hostPID: true"),
+        (
+            "GP-K8S-003",
+            deployment(volumes=[{"name": "h", "hostPath": {"path": "/var/run"}}]),
+            "mounts hostPath '/var/run'",
+        ),
+        (
+            "GP-K8S-004",
+            deployment(container(ports=[{"containerPort": 80, "hostPort": 80}])),
+            "binds hostPort 80",
+        ),
+        (
+            "GP-K8S-005",
+            deployment(container(security={"allowPrivilegeEscalation": True})),
+            "does not set allowPrivilegeEscalation: false",
+        ),
+        (
+            "GP-K8S-006",
+            deployment(container(security={"runAsNonRoot": False})),
+            "may run as root",
+        ),
+        (
+            "GP-K8S-007",
+            deployment(container(security={"capabilities": {"add": ["SYS_ADMIN"]}})),
+            "does not drop ALL capabilities",
+        ),
+        (
+            "GP-K8S-007",
+            deployment(
+                container(security={"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}})
+            ),
+            "adds capabilities NET_ADMIN",
+        ),
+        (
+            "GP-K8S-008",
+            deployment(container(security={"seccompProfile": {"type": "Unconfined"}})),
+            "seccomp profile Unconfined",
+        ),
+        ("GP-K8S-009", deployment(container(resources={})), "has no memory limit"),
+        (
+            "GP-K8S-010",
+            deployment(tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}]),
+            "tolerates the GPU taint but no container has a nvidia.com/gpu limit",
+        ),
+        (
+            "GP-K8S-010",
+            deployment(
+                container(
+                    resources={
+                        "requests": {"nvidia.com/gpu": "2"},
+                        "limits": {"nvidia.com/gpu": "1", "memory": "1Gi"},
+                    }
+                )
+            ),
+            "requests 2 GPU(s) but limits 1",
+        ),
+        ("GP-K8S-011", deployment(container(image="ghcr.io/kserve/app")), "has no tag"),
+        ("GP-K8S-011", deployment(container(image="nginx:latest")), "uses the latest tag"),
+        (
+            "GP-K8S-012",
+            deployment(container(image="evil.example.com/miner:1.0")),
+            "is not from an allowed registry",
+        ),
+        (
+            "GP-K8S-013",
+            isvc({"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "ftp://x/m"}}),
+            "reads its model from 'ftp://x/m'",
+        ),
+        ("GP-K8S-014", deployment(namespace=None), "runs in the default namespace"),
+        ("GP-K8S-014", deployment(namespace="default"), "runs in the default namespace"),
+    ],
+)
+def test_workload_rule_reports_the_problem(
+    rule: str, bad: tuple[str, dict[str, Any]], fragment: str
+) -> None:
+    found = messages(rule, bad)
+    assert found, rule
+    assert all(m.startswith(f"[{rule}] ") for m in found)
+    assert any(fragment in m for m in found), found
+
+
+def test_pod_specs_are_found_in_every_workload_kind() -> None:
+    pod = {"containers": [container(security={"privileged": True})]}
+    template = {"template": {"spec": pod}}
+    kinds = {
+        "kubernetes:apps/v1:StatefulSet": {"spec": template},
+        "kubernetes:apps/v1:DaemonSet": {"spec": template},
+        "kubernetes:batch/v1:Job": {"spec": template},
+        "kubernetes:batch/v1:CronJob": {"spec": {"jobTemplate": {"spec": template}}},
+        "kubernetes:core/v1:Pod": {"spec": pod},
+        "kubernetes:serving.knative.dev/v1:Service": {"spec": template},
+        RUNTIME: {"spec": pod},
+        ISVC: {"spec": {"predictor": pod}},
+    }
+    for kind, inputs in kinds.items():
+        inputs = {"metadata": {"name": "x", "namespace": "apps"}, **inputs}
+        assert messages("GP-K8S-001", (kind, inputs)), kind
+
+
+def test_kserve_model_container_is_checked() -> None:
+    model = {"modelFormat": {"name": "huggingface"}, "image": "nginx:latest"}
+    assert any(
+        "model image 'nginx:latest'" in m for m in messages("GP-K8S-011", isvc({"model": model}))
+    )
+
+
+def test_exempt_namespaces_come_from_config() -> None:
+    host = deployment(namespace="monitoring", hostNetwork=True)
+    assert messages("GP-K8S-002", host) == []  # a platform namespace by default
+    config = {"k8s-no-host-namespaces": {"exemptNamespaces": []}}
+    assert messages("GP-K8S-002", host, config=config)
+
+
+def test_allowed_registries_and_model_prefixes_come_from_config() -> None:
+    image = deployment(container(image="registry.example.com/app:1.0"))
+    assert messages("GP-K8S-012", image)
+    config = {"k8s-allowed-registries": {"allowedRegistries": ["registry.example.com/"]}}
+    assert messages("GP-K8S-012", image, config=config) == []
+    model = isvc({"model": {"storageUri": "s3://other-bucket/m"}})
+    assert messages("GP-K8S-013", model) == []
+    config = {"kserve-allowed-model-storage": {"allowedModelPrefixes": ["s3://models/"]}}
+    assert messages("GP-K8S-013", model, config=config)
+
+
+def test_service_account_token_namespace_label_and_cluster_admin() -> None:
+    account = "kubernetes:core/v1:ServiceAccount"
+    meta = {"metadata": {"name": "a", "namespace": "apps"}}
+    assert "mounts its API token" in messages("GP-K8S-015", (account, meta))[0]
+    assert messages("GP-K8S-015", (account, {**meta, "automountServiceAccountToken": False})) == []
+    assert (
+        "no pod-security.kubernetes.io/enforce"
+        in messages("GP-K8S-016", (NAMESPACE, {"metadata": {"name": "apps"}}))[0]
+    )
+    labelled = {
+        "metadata": {"name": "apps", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}
+    }
+    assert messages("GP-K8S-016", (NAMESPACE, labelled)) == []
+    binding = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+    bad = {
+        "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "Group", "name": "system:authenticated"}],
+    }
+    assert (
+        "binds cluster-admin to Group system:authenticated"
+        in messages("GP-K8S-017", (binding, bad))[0]
+    )
+    good = {**bad, "subjects": [{"kind": "Group", "name": "platform-admins"}]}
+    assert messages("GP-K8S-017", (binding, good)) == []
+
+
+def test_default_deny_covers_every_workload_namespace() -> None:
+    ns = (NAMESPACE, "ns", {"metadata": {"name": "apps"}})
+    deny = (
+        NETPOL,
+        "deny",
+        {
+            "metadata": {"name": "deny", "namespace": "apps"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        },
+    )
+    assert messages("GP-K8S-018", ns) == [
+        "[GP-K8S-018] namespace apps has no default-deny ingress NetworkPolicy"
+    ]
+    assert messages("GP-K8S-018", ns, deny) == []
+    # A policy that lets traffic in is not a default deny.
+    allow = copy.deepcopy(deny)
+    allow[2]["spec"]["ingress"] = [{"from": [{"podSelector": {}}]}]
+    assert messages("GP-K8S-018", ns, allow)
+    # Workloads put namespaces in scope too, and platform namespaces are exempt.
+    assert messages("GP-K8S-018", deployment(namespace="shop"))
+    assert messages("GP-K8S-018", deployment(namespace="monitoring")) == []
+
+
+def test_unknown_values_are_advisory_not_a_crash() -> None:
+    from tests.policies.harness import violations
+
+    unknown = deployment(container(security={"privileged": "@unknown"}))
+    [found] = violations("GP-K8S-001", unknown)
+    assert found.level == "advisory"
+    assert "cannot be known during preview" in found.message
+
+
+_RUNTIME_CONTAINER = "spec.containers.0.securityContext"
+
+# rule -> (shipped stack, mutation that breaks exactly that rule)
+MUTATIONS: dict[str, tuple[str, Mutation]] = {
+    "GP-K8S-001": ("aws-dev", set_input(RUNTIME, f"{_RUNTIME_CONTAINER}.privileged", True)),
+    "GP-K8S-002": ("aws-dev", set_input(RUNTIME, "spec.hostNetwork", True)),
+    "GP-K8S-003": (
+        "aws-dev",
+        set_input(RUNTIME, "spec.volumes", [{"name": "h", "hostPath": {"path": "/"}}]),
+    ),
+    "GP-K8S-004": (
+        "aws-dev",
+        set_input(RUNTIME, "spec.containers.0.ports", [{"containerPort": 8080, "hostPort": 8080}]),
+    ),
+    "GP-K8S-005": (
+        "aws-dev",
+        set_input(RUNTIME, f"{_RUNTIME_CONTAINER}.allowPrivilegeEscalation", True),
+    ),
+    "GP-K8S-006": ("aws-dev", delete_input(RUNTIME, f"{_RUNTIME_CONTAINER}.runAsNonRoot")),
+    "GP-K8S-007": ("aws-dev", delete_input(RUNTIME, f"{_RUNTIME_CONTAINER}.capabilities")),
+    "GP-K8S-008": ("aws-dev", delete_input(RUNTIME, f"{_RUNTIME_CONTAINER}.seccompProfile")),
+    "GP-K8S-009": ("aws-dev", delete_input(RUNTIME, "spec.containers.0.resources.limits.memory")),
+    "GP-K8S-010": (
+        "aws-dev",
+        delete_input(RUNTIME, "spec.containers.0.resources.limits.nvidia\\.com/gpu"),
+    ),
+    "GP-K8S-011": (
+        "aws-dev",
+        set_input(RUNTIME, "spec.containers.0.image", "kserve/huggingfaceserver"),
+    ),
+    "GP-K8S-012": (
+        "aws-dev",
+        set_input(RUNTIME, "spec.containers.0.image", "evil.example.com/miner:1.0"),
+    ),
+    "GP-K8S-013": (
+        "local",
+        add_resource(
+            ISVC,
+            "ftp-model",
+            {
+                "metadata": {"name": "m", "namespace": "models"},
+                "spec": {"predictor": {"model": {"storageUri": "ftp://example.com/m"}}},
+            },
+        ),
+    ),
+    "GP-K8S-014": (
+        "local",
+        add_resource(
+            DEPLOYMENT,
+            "in-default",
+            {
+                "metadata": {"name": "web"},
+                "spec": {"template": {"spec": {"containers": [SAFE_CONTAINER]}}},
+            },
+        ),
+    ),
+    "GP-K8S-015": (
+        "local",
+        set_input("kubernetes:core/v1:ServiceAccount", "automountServiceAccountToken", True),
+    ),
+    "GP-K8S-016": (
+        "local",
+        delete_input(
+            NAMESPACE, "metadata.labels.pod-security\\.kubernetes\\.io/enforce", every=True
+        ),
+    ),
+    "GP-K8S-017": (
+        "local",
+        add_resource(
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+            "open",
+            {
+                "metadata": {"name": "open"},
+                "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"kind": "Group", "name": "system:unauthenticated"}],
+            },
+        ),
+    ),
+    "GP-K8S-018": (
+        "local",
+        remove_resources(
+            NETPOL, lambda r: r["inputs"]["metadata"]["name"] == "default-deny-ingress"
+        ),
+    ),
+}
