@@ -26,6 +26,7 @@ from policies.catalogue import PACK_NAME, RULES
 from policies.rule import Rule
 
 LEVELS = ("mandatory", "advisory", "disabled")
+STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 class PolicyConfigError(ValueError):
@@ -172,6 +173,9 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
     resources = _checked(graph)
     result = CheckResult(stack=graph.stack, resources=len(resources))
     by_urn = {r.urn: r for r in resources}
+    # A stack rule's finding with no resource of its own belongs to the stack.
+    stack_name = f"{graph.project}-{graph.stack}"
+    stack_urn = f"urn:pulumi:{graph.stack}::{graph.project}::{STACK_TYPE}::{stack_name}"
     for rule in RULES:
         level = config.level(rule)
         if level == "disabled":
@@ -194,9 +198,9 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
                     policy=rule.name,
                     level=level,
                     severity=rule.severity,
-                    urn=target.urn if target else (urn or ""),
-                    type=target.type if target else "",
-                    name=target.name if target else "",
+                    urn=target.urn if target else (urn or stack_urn),
+                    type=target.type if target else STACK_TYPE,
+                    name=target.name if target else stack_name,
                     message=message,
                 )
             )
