@@ -48,6 +48,28 @@ def messages(rule_id: str, *resources: Any, config: Mapping[str, Any] | None = N
     return [v.message for v in violations(rule_id, *resources, config=config)]
 
 
+def assert_reports(rule_id: str, resource: Any, fragment: str) -> None:
+    """Rule `rule_id` reports `resource`, every message names the rule, one says `fragment`."""
+    found = messages(rule_id, resource)
+    assert found, rule_id
+    assert all(m.startswith(f"[{rule_id}] ") for m in found)
+    assert any(fragment in m for m in found), found
+
+
+def edited(base: Mapping[str, Any], path: str, value: Any = ...) -> dict[str, Any]:
+    """A copy of `base` with the dotted path set to value (or removed when no value)."""
+    out = copy.deepcopy(dict(base))
+    *parents, last = path.split(".")
+    node: Any = out
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
+    if value is ...:
+        del node[last]
+    else:
+        node[last] = value
+    return out
+
+
 # --- mutations of a shipped stack's graph JSON ---------------------------------
 
 

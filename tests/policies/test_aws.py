@@ -9,6 +9,7 @@ import pytest
 from tests.policies.harness import (
     Mutation,
     add_resource,
+    assert_reports,
     delete_input,
     messages,
     set_input,
@@ -415,10 +416,7 @@ def test_the_safe_shapes_pass_every_aws_rule() -> None:
 def test_rule_reports_the_problem(
     rule: str, bad: tuple[str, dict[str, Any]], fragment: str
 ) -> None:
-    found = messages(rule, bad)
-    assert found, rule
-    assert all(m.startswith(f"[{rule}] ") for m in found)
-    assert any(fragment in m for m in found), found
+    assert_reports(rule, bad, fragment)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,9 @@ import pytest
 from gpuplane.check import check
 from tests.policies.harness import (
     Mutation,
+    assert_reports,
     delete_input,
+    edited,
     graph_of,
     messages,
     set_input,
@@ -90,20 +92,6 @@ SAFE = [
     (CONTAINER, "c", SAFE_CONTAINER),
     (DIAGNOSTICS, "audit", SAFE_DIAGNOSTICS),
 ]
-
-
-def edited(base: dict[str, Any], path: str, value: Any = ...) -> dict[str, Any]:
-    """A copy of `base` with the dotted path set to value (or removed when no value)."""
-    out = copy.deepcopy(base)
-    *parents, last = path.split(".")
-    node: Any = out
-    for key in parents:
-        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return out
 
 
 def cluster(path: str, value: Any = ...) -> tuple[str, dict[str, Any]]:
@@ -263,10 +251,7 @@ def test_safe_resources_pass_every_azure_rule() -> None:
 def test_azure_rule_reports_the_problem(
     rule: str, bad: tuple[str, dict[str, Any]], fragment: str
 ) -> None:
-    found = messages(rule, bad)
-    assert found, rule
-    assert all(m.startswith(f"[{rule}] ") for m in found)
-    assert any(fragment in m for m in found), found
+    assert_reports(rule, bad, fragment)
 
 
 def test_private_cluster_needs_no_authorized_ranges() -> None:

@@ -5,7 +5,15 @@ from typing import Any
 
 import pytest
 
-from tests.policies.harness import Mutation, delete_input, messages, set_input, violations
+from tests.policies.harness import (
+    Mutation,
+    assert_reports,
+    delete_input,
+    edited,
+    messages,
+    set_input,
+    violations,
+)
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -72,20 +80,6 @@ AUTOPILOT: dict[str, Any] = {
     "clusterAutoscaling": {"autoProvisioningDefaults": {"serviceAccount": NODE_SA}},
     "loggingConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "APISERVER"]},
 }
-
-
-def edited(base: dict[str, Any], path: str, value: Any = ...) -> dict[str, Any]:
-    """A copy of `base` with the dotted path set to value (or removed when no value)."""
-    out = copy.deepcopy(base)
-    *parents, last = path.split(".")
-    node: Any = out
-    for key in parents:
-        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return out
 
 
 def cluster(path: str, value: Any = ...) -> tuple[str, dict[str, Any]]:
@@ -255,10 +249,7 @@ def test_safe_resources_pass_every_gcp_rule() -> None:
 def test_gcp_rule_reports_the_problem(
     rule: str, bad: tuple[str, dict[str, Any]], fragment: str
 ) -> None:
-    found = messages(rule, bad)
-    assert found, rule
-    assert all(m.startswith(f"[{rule}] ") for m in found)
-    assert any(fragment in m for m in found), found
+    assert_reports(rule, bad, fragment)
 
 
 def test_public_endpoint_rules_pass_a_private_endpoint() -> None:

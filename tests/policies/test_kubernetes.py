@@ -8,6 +8,7 @@ import pytest
 from tests.policies.harness import (
     Mutation,
     add_resource,
+    assert_reports,
     delete_input,
     messages,
     remove_resources,
@@ -148,10 +149,7 @@ def test_safe_deployment_passes_every_workload_rule() -> None:
 def test_workload_rule_reports_the_problem(
     rule: str, bad: tuple[str, dict[str, Any]], fragment: str
 ) -> None:
-    found = messages(rule, bad)
-    assert found, rule
-    assert all(m.startswith(f"[{rule}] ") for m in found)
-    assert any(fragment in m for m in found), found
+    assert_reports(rule, bad, fragment)
 
 
 def test_pod_specs_are_found_in_every_workload_kind() -> None:
