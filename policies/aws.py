@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items
+from policies.rule import Rule, dig, items, string_list
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -429,12 +429,9 @@ RULES = (
         resource_types=(CLUSTER,),
         check=_control_plane_logs,
         config={
-            "requiredLogTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_LOG_TYPES,
-                "description": "Control plane log types that must be enabled.",
-            }
+            "requiredLogTypes": string_list(
+                DEFAULT_LOG_TYPES, "Control plane log types that must be enabled."
+            )
         },
     ),
     Rule(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items
+from policies.rule import Rule, dig, items, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -469,12 +469,10 @@ RULES = (
         resource_types=(CLUSTER,),
         check=_logging,
         config={
-            "requiredComponents": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["SYSTEM_COMPONENTS", "APISERVER"],
-                "description": "loggingConfig.enableComponents values that must be on.",
-            }
+            "requiredComponents": string_list(
+                ["SYSTEM_COMPONENTS", "APISERVER"],
+                "loggingConfig.enableComponents values that must be on.",
+            )
         },
     ),
     Rule(

@@ -11,7 +11,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs
 
 from components.versions import CHARTS
-from policies.rule import Rule, dig
+from policies.rule import Rule, dig, string_list
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART_V4 = "kubernetes:helm.sh/v4:Chart"
@@ -102,12 +102,10 @@ RULES = (
         resource_types=HELM_TYPES,
         check=_allowed_repository,
         config={
-            "allowedRepositories": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_REPOSITORIES,
-                "description": "Repository URLs (https:// or oci:// prefixes) charts may use.",
-            }
+            "allowedRepositories": string_list(
+                DEFAULT_REPOSITORIES,
+                "Repository URLs (https:// or oci:// prefixes) charts may use.",
+            )
         },
     ),
     Rule(

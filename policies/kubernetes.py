@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items
+from policies.rule import Rule, dig, items, string_list
 
 GPU = "nvidia.com/gpu"
 # (type, path to the pod spec) for every object that carries one.
@@ -52,12 +52,7 @@ PLATFORM_NAMESPACES = [
     "nvidia-device-plugin",
 ]
 EXEMPT = {
-    "exemptNamespaces": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": PLATFORM_NAMESPACES,
-        "description": "Namespaces the rule does not apply to.",
-    }
+    "exemptNamespaces": string_list(PLATFORM_NAMESPACES, "Namespaces the rule does not apply to.")
 }
 DEFAULT_REGISTRIES = [
     "docker.io/kserve/",
@@ -482,12 +477,7 @@ RULES = (
         resource_types=_WORKLOADS,
         check=_registries,
         config={
-            "allowedRegistries": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_REGISTRIES,
-                "description": "Image prefixes that are allowed.",
-            }
+            "allowedRegistries": string_list(DEFAULT_REGISTRIES, "Image prefixes that are allowed.")
         },
     ),
     Rule(
@@ -502,12 +492,10 @@ RULES = (
         resource_types=(INFERENCE_SERVICE,),
         check=_model_uris,
         config={
-            "allowedModelPrefixes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_MODEL_PREFIXES,
-                "description": "storageUri prefixes that are allowed (e.g. s3://my-models/).",
-            }
+            "allowedModelPrefixes": string_list(
+                DEFAULT_MODEL_PREFIXES,
+                "storageUri prefixes that are allowed (e.g. s3://my-models/).",
+            )
         },
     ),
     Rule(

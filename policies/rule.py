@@ -107,6 +107,16 @@ class Rule:
             report(f"[{self.id}] {message}", urn)
 
 
+def string_list(default: list[str], description: str) -> dict[str, Any]:
+    """The JSON schema of a list-of-strings setting."""
+    return {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": default,
+        "description": description,
+    }
+
+
 def dig(props: Any, *path: str | int, default: Any = None) -> Any:
     """props[a][b]... or `default` where a key is absent (the provider's default)."""
     value = props
