@@ -358,8 +358,9 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
+        coredns = addon("coredns", [node_group])
         workloads = [
-            addon("coredns", [node_group]),
+            coredns,
             addon(
                 "aws-ebs-csi-driver",
                 [node_group, *ebs_grants, networking[2]],
@@ -379,7 +380,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         base = [node_group, *access, *networking, *workloads]
         sc = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=base)
-        storage_class = _gp3_class(f"{name}-gp3", "gp3-encrypted", "ebs.csi.aws.com", sc)
+        _gp3_class(f"{name}-gp3", "gp3-encrypted", "ebs.csi.aws.com", sc)
         if auto:
             # Auto Mode nodes attach volumes through EKS's own driver, not the add-on.
             _gp3_class(
@@ -459,7 +460,17 @@ class EksCluster(pulumi.ComponentResource):
             workload_identity=WorkloadIdentity(storage_uri_prefix=models.uri_prefix),
             # Public subnets and routes are in `ready` so the ingress load balancer
             # (in those subnets) is deleted before them.
-            ready=(*base, storage_class, *models.ready, *net.egress, *net.public_subnets),
+            # The EBS CSI add-on and the gp3 class are not in `ready`: the serving stack
+            # mounts no volumes, so it need not wait for them.
+            ready=(
+                node_group,
+                *access,
+                *networking,
+                coredns,
+                *models.ready,
+                *net.egress,
+                *net.public_subnets,
+            ),
         )
         self.register_outputs(
             {

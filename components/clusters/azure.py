@@ -419,25 +419,23 @@ class AksCluster(pulumi.ComponentResource):
         )
         base: list[pulumi.Resource] = [aks, platform]
         if auto:
-            gpu_capacity: list[pulumi.Resource] = list(
-                karpenter.gpu_node_pools(
-                    name,
-                    pools=pools,
-                    instance_types={p.name: [p.vm_size] for p in args.gpu_pools},
-                    labels={p.name: p.labels for p in args.gpu_pools},
-                    node_class=AKS_NODE_CLASS,
-                    node_class_spec=lambda pool: node_class_spec(
-                        pool, encryption_at_host=args.encryption_at_host
-                    ),
-                    consolidate_after=args.consolidate_after,
-                    provider=provider,
-                    parent=self,
-                    depends_on=base,
-                )
+            karpenter.gpu_node_pools(
+                name,
+                pools=pools,
+                instance_types={p.name: [p.vm_size] for p in args.gpu_pools},
+                labels={p.name: p.labels for p in args.gpu_pools},
+                node_class=AKS_NODE_CLASS,
+                node_class_spec=lambda pool: node_class_spec(
+                    pool, encryption_at_host=args.encryption_at_host
+                ),
+                consolidate_after=args.consolidate_after,
+                provider=provider,
+                parent=self,
+                depends_on=base,
             )
         else:
             # AKS refuses concurrent operations on one cluster's pools: one at a time.
-            gpu_capacity = []
+            gpu_capacity: list[azure.containerservice.AgentPool] = []
             for pool, contract in zip(args.gpu_pools, pools, strict=True):
                 previous = gpu_capacity[-1] if gpu_capacity else platform
                 gpu_capacity.append(
@@ -490,7 +488,9 @@ class AksCluster(pulumi.ComponentResource):
                 pod_labels={WORKLOAD_IDENTITY_LABEL: "true"},
                 storage_uri_prefix=models.uri_prefix,
             ),
-            ready=(*base, audit, *gpu_capacity, *models.ready),
+            # GPU capacity comes up beside the serving stack: nothing it installs needs a
+            # GPU node, and waiting for the pools would add minutes to every deploy.
+            ready=(*base, audit, *models.ready),
         )
         self.register_outputs(
             {

@@ -305,10 +305,10 @@ class GkeCluster(pulumi.ComponentResource):
         ready: list[pulumi.Resource] = [cluster, firewall, nat]
         if not autopilot:
             ready.append(self._system_pool(name, args, cluster, node_sa.email, labels))
-            ready.extend(
+            # GPU pools come up beside the serving stack: nothing it installs needs a GPU
+            # node, and waiting for them would add minutes to every deploy.
+            for pool in args.gpu_pools:
                 self._gpu_pool(name, args, cluster, node_sa.email, labels, pool)
-                for pool in args.gpu_pools
-            )
         # Autopilot provisions GPUs for a pod's node selector; Standard pods select
         # the node pool gpuplane made.
         pools = [

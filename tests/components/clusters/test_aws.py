@@ -712,3 +712,17 @@ def test_bottlerocket_gpu_nodes_use_soci_their_own_plugin_and_an_image_cache(
     assert nvidia["time-slicing"]["rename-by-default"] is False
     assert "nvidia-device-plugin" not in {r.inputs["name"] for r in graph.by_type(RELEASE)}
     validate_custom_resource(k8s_object(node_class))
+
+
+@pytest.mark.parametrize("stack", LIVE_STACKS)
+def test_serving_stack_waits_for_nodes_and_dns_not_block_storage(
+    graphs: dict[str, ResourceGraph], stack: str
+) -> None:
+    graph = graphs[stack]
+    istiod = release_named(graph, "istiod")
+    addons = {a.inputs["addonName"]: a for a in graph.by_type("aws:eks/addon:Addon")}
+    assert depends_on(graph, istiod, one_of_type(graph, "aws:eks/nodeGroup:NodeGroup"))
+    assert depends_on(graph, istiod, addons["coredns"])
+    assert depends_on(graph, istiod, addons["vpc-cni"])
+    # The serving stack mounts no volumes: the EBS CSI add-on comes up beside it.
+    assert not depends_on(graph, istiod, addons["aws-ebs-csi-driver"])

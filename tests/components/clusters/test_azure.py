@@ -436,14 +436,16 @@ def test_prod_protects_cluster_vault_key_and_storage(
 
 
 @pytest.mark.parametrize("stack", ALL)
-def test_serving_stack_waits_for_pools_and_uses_the_aks_provider(
+def test_serving_stack_waits_for_the_platform_pool_not_gpus(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
     cluster_provider(graph)
     istiod = release_named(graph, "istiod")
-    for pool in graph.by_type(AGENT_POOL):
-        assert depends_on(graph, istiod, pool)
+    assert depends_on(graph, istiod, _agent_pool(graph, "platform"))
+    # Nothing the serving stack installs needs a GPU node: the pools come up beside it.
+    for spec in _pools(stack) if stack in LIVE else ():
+        assert not depends_on(graph, istiod, _agent_pool(graph, spec["name"]))
     assert depends_on(graph, istiod, one_of_type(graph, "azure-native:monitor:DiagnosticSetting"))
     assert releases_missing_upstream(graph) == {}
     assert graph.outputs["cloud"] == "azure"

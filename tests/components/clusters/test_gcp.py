@@ -297,14 +297,15 @@ def test_prod_protects_cluster_key_and_bucket(
 
 
 @pytest.mark.parametrize("stack", ALL)
-def test_serving_stack_waits_for_nodes_and_uses_the_gke_provider(
+def test_serving_stack_waits_for_the_system_pool_not_gpus(
     graphs: dict[str, ResourceGraph], stack: str
 ) -> None:
     graph = graphs[stack]
     cluster_provider(graph)
     istiod = release_named(graph, "istiod")
     for pool in graph.by_type(NODE_POOL):
-        assert depends_on(graph, istiod, pool)
+        # Nothing the serving stack installs needs a GPU node: those pools come up beside it.
+        assert depends_on(graph, istiod, pool) is (pool.inputs["name"] == "system")
     assert depends_on(graph, istiod, one_of_type(graph, FIREWALL))
     assert releases_missing_upstream(graph) == {}
     # GKE installs drivers and its own device plugin: no NVIDIA chart here.
