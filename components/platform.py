@@ -232,6 +232,7 @@ def build_platform(config: PlatformConfig) -> Platform:
     outputs: dict[str, Any] = {
         "cloud": config.cloud,
         "environment": config.environment,
+        "region": config.location.region,
         "clusterName": cluster.name,
         "gpuPools": [p.name for p in cluster.gpu_pools],
         "ingressServiceType": cluster.ingress_service_type,

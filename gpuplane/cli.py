@@ -1,6 +1,7 @@
 """The `gpuplane` command."""
 
 import contextlib
+import json
 import sys
 import time
 from enum import StrEnum
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from components.config import ConfigError
-from gpuplane import check_report, engine, report
+from gpuplane import check_report, cost, diff, engine, estimate, pictures, report
 from gpuplane.check import PackConfig, PolicyConfigError, check
 from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
@@ -213,6 +214,123 @@ def rules_command(
     sys.stdout.write(
         check_report.rules_json() if fmt is RulesFormat.json else check_report.rules_text()
     )
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.command("cost")
+def cost_command(
+    stack: StackOption = None,
+    stack_file: StackFileOption = None,
+    graph: GraphOption = None,
+    fmt: ReportFormatOption = ReportFormat.text,
+) -> None:
+    """Idle and peak cost (per hour and month) from dated price tables, per resource."""
+    planned, _ = _load_graph(stack, stack_file, graph)
+    try:
+        result = cost.cost(planned)
+    except cost.PriceError as exc:
+        raise _fail(str(exc)) from None
+    if fmt is ReportFormat.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    elif fmt is ReportFormat.markdown:
+        sys.stdout.write(cost.markdown(result))
+    else:
+        sys.stdout.write(cost.text(result))
+
+
+@app.command("estimate")
+def estimate_command(
+    stack: StackOption = None,
+    stack_file: StackFileOption = None,
+    graph: GraphOption = None,
+    fmt: ReportFormatOption = ReportFormat.text,
+) -> None:
+    """Minutes to a working platform from an empty account: the critical path."""
+    planned, _ = _load_graph(stack, stack_file, graph)
+    result = estimate.estimate(planned)
+    if fmt is ReportFormat.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    elif fmt is ReportFormat.markdown:
+        sys.stdout.write(estimate.markdown(planned, result))
+    else:
+        sys.stdout.write(estimate.text(planned, result))
+
+
+class PictureFormat(StrEnum):
+    mermaid = "mermaid"
+    dot = "dot"
+    png = "png"
+    gantt = "gantt"
+
+
+@app.command("graph")
+def graph_command(
+    stack: StackOption = None,
+    stack_file: StackFileOption = None,
+    graph: GraphOption = None,
+    fmt: Annotated[
+        PictureFormat,
+        typer.Option("--format", "-f", help="mermaid, dot, png (Graphviz) or gantt (Mermaid)."),
+    ] = PictureFormat.mermaid,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """The dependency graph (components as clusters), or a Gantt chart of the deploy."""
+    planned, _ = _load_graph(stack, stack_file, graph)
+    if fmt is PictureFormat.png:
+        try:
+            data: bytes | str = pictures.png(planned)
+        except pictures.GraphvizMissing as exc:
+            raise _fail(str(exc)) from None
+        if output is None:
+            raise _fail("--format png writes binary data: give --output FILE.png")
+    elif fmt is PictureFormat.dot:
+        data = pictures.dot(planned)
+    elif fmt is PictureFormat.gantt:
+        data = pictures.gantt(planned, estimate.estimate(planned))
+    else:
+        data = pictures.mermaid(planned)
+    if output is not None:
+        if isinstance(data, bytes):
+            output.write_bytes(data)
+        else:
+            output.write_text(data)
+        return
+    assert isinstance(data, str)
+    sys.stdout.write(data)
+
+
+@app.command("diff")
+def diff_command(
+    base: Annotated[str, typer.Option("--base", help="The git ref to compare against.")],
+    stack: StackOption = None,
+    fmt: ReportFormatOption = ReportFormat.text,
+) -> None:
+    """Plan a stack at --base and in the working tree; show resources, cost, policy and
+    estimate changes."""
+    name = stack or DEFAULT_STACK
+    head_config = _select(name, None)
+    head, _ = _plan(head_config)
+    try:
+        base_graph = diff.plan_at_ref(head_config.project_dir, base, name)
+    except diff.DiffError as exc:
+        raise _fail(str(exc)) from None
+    result = diff.compare(base_graph, head, base)
+    if fmt is ReportFormat.json:
+        sys.stdout.write(diff.as_json(result))
+    elif fmt is ReportFormat.markdown:
+        sys.stdout.write(diff.markdown(result))
+    else:
+        sys.stdout.write(diff.text(result))
 
 
 @app.callback()

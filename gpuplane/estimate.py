@@ -194,3 +194,39 @@ def estimate(graph: ResourceGraph) -> Estimate:
         minutes=minutes,
         finish=finish,
     )
+
+
+def text(graph: ResourceGraph, result: Estimate) -> str:
+    lines = [
+        f"{result.stack}: about {result.critical_path_minutes:.1f} min to a working platform "
+        f"(critical path); {result.serial_minutes:.1f} min if every resource ran one by one",
+        "critical path:",
+    ]
+    for urn in result.critical_path:
+        resource = graph.get(urn)
+        model = duration(resource)
+        lines.append(
+            f"  {result.finish[urn]:>6.1f}  +{model.minutes:<4g} {resource.type} {resource.name}"
+            f"  [{model.source}]"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def markdown(graph: ResourceGraph, result: Estimate) -> str:
+    lines = [
+        f"### gpuplane estimate: `{result.stack}`",
+        "",
+        f"About **{result.critical_path_minutes:.0f} min** to a working platform "
+        f"(serial sum {result.serial_minutes:.0f} min).",
+        "",
+        "| done at (min) | takes | resource | model |",
+        "|---:|---:|---|---|",
+    ]
+    for urn in result.critical_path:
+        resource = graph.get(urn)
+        model = duration(resource)
+        lines.append(
+            f"| {result.finish[urn]:.1f} | {model.minutes:g} | `{resource.type}` "
+            f"{resource.name} | {model.source} |"
+        )
+    return "\n".join(lines) + "\n"

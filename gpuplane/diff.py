@@ -1,0 +1,229 @@
+"""`gpuplane diff`: a stack planned at a git ref and in the working tree, compared.
+
+The base is planned in a temporary git worktree by that ref's own code (a
+subprocess whose import path is the worktree), so the comparison is the change
+a pull request makes: resources added, removed and changed (with the input paths
+that changed), the idle and peak cost delta, policy violations it introduces or
+fixes (the working tree's pack judges both), and the deploy estimate delta.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gpuplane.check import check
+from gpuplane.cost import cost
+from gpuplane.estimate import estimate
+from gpuplane.graph import ResourceGraph
+
+
+class DiffError(RuntimeError):
+    """The base ref cannot be planned (not a ref, not a gpuplane project, plan failed)."""
+
+
+_PLAN = "import sys; from gpuplane.cli import main; sys.argv = ['gpuplane', *sys.argv[1:]]; main()"
+
+
+def plan_at_ref(project_dir: Path, ref: str, stack: str) -> ResourceGraph | None:
+    """The stack's graph at `ref`, or None if the stack does not exist there."""
+    root = _git(project_dir, "rev-parse", "--show-toplevel").strip()
+    commit = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+    if not commit:
+        raise DiffError(f"{ref!r} is not a commit in this repository")
+    prefix = Path(project_dir).resolve().relative_to(Path(root).resolve())
+    with tempfile.TemporaryDirectory(prefix="gpuplane-diff-") as tmp:
+        tree = Path(tmp) / "base"
+        _git(project_dir, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        try:
+            base_project = tree / prefix
+            if not (base_project / "stacks" / f"Pulumi.{stack}.yaml").is_file():
+                return None
+            env = {**os.environ, "PYTHONPATH": str(base_project)}
+            result = subprocess.run(
+                [sys.executable, "-c", _PLAN, "plan", "--stack", stack, "--format", "json"],
+                cwd=base_project,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise DiffError(
+                    f"planning {stack} at {ref} failed:\n{result.stderr.strip()[-2000:]}"
+                )
+            return ResourceGraph.loads(result.stdout)
+        finally:
+            _git(project_dir, "worktree", "remove", "--force", str(tree))
+
+
+def _git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0 and args[:2] != ("rev-parse", "--verify"):
+        raise DiffError(f"git {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Dotted paths whose values differ between two input trees."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[str] = []
+        for key in sorted(set(before) | set(after)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before or key not in after:
+                out.append(path)
+            else:
+                out.extend(changed_paths(before[key], after[key], path))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        out = []
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            out.extend(changed_paths(a, b, f"{prefix}[{i}]"))
+        return out
+    return [] if before == after else [prefix or "(value)"]
+
+
+@dataclass
+class Diff:
+    stack: str
+    base_ref: str
+    added: list[dict[str, str]] = field(default_factory=list)
+    removed: list[dict[str, str]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    cost: dict[str, float] = field(default_factory=dict)
+    violations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    estimate: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "base": self.base_ref,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "cost": self.cost,
+            "violations": self.violations,
+            "estimate": self.estimate,
+        }
+
+
+def _brief(resource: Any) -> dict[str, str]:
+    return {"urn": resource.urn, "type": resource.type, "name": resource.name}
+
+
+def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> Diff:
+    """What changes from `base` (None: the stack is new) to `head`."""
+    base = base or ResourceGraph(project=head.project, stack=head.stack)
+    diff = Diff(stack=head.stack, base_ref=base_ref)
+    for urn in sorted(set(head.resources) - set(base.resources)):
+        diff.added.append(_brief(head.get(urn)))
+    for urn in sorted(set(base.resources) - set(head.resources)):
+        diff.removed.append(_brief(base.get(urn)))
+    for urn in sorted(set(base.resources) & set(head.resources)):
+        paths = changed_paths(base.get(urn).inputs, head.get(urn).inputs)
+        if paths:
+            diff.changed.append({**_brief(head.get(urn)), "paths": paths})
+
+    before, after = (cost(base) if base.resources else None), cost(head)
+    for key in ("idle_hourly", "peak_hourly", "idle_monthly", "peak_monthly"):
+        old = float(before.to_json()[key]) if before else 0.0
+        new = float(after.to_json()[key])
+        diff.cost[f"{key}_base"] = round(old, 4)
+        diff.cost[f"{key}_head"] = round(new, 4)
+        diff.cost[f"{key}_delta"] = round(new - old, 4)
+
+    def keyed(graph: ResourceGraph) -> dict[tuple[str, str, str], dict[str, str]]:
+        if not graph.resources:
+            return {}
+        return {
+            (v.id, v.urn, v.message): {
+                "id": v.id,
+                "level": v.level,
+                "urn": v.urn,
+                "message": v.message,
+            }
+            for v in check(graph).violations
+        }
+
+    old_v, new_v = keyed(base), keyed(head)
+    diff.violations = {
+        "new": [new_v[k] for k in sorted(set(new_v) - set(old_v))],
+        "fixed": [old_v[k] for k in sorted(set(old_v) - set(new_v))],
+    }
+    old_e = estimate(base).critical_path_minutes if base.resources else 0.0
+    new_e = estimate(head).critical_path_minutes
+    diff.estimate = {
+        "critical_path_minutes_base": round(old_e, 1),
+        "critical_path_minutes_head": round(new_e, 1),
+        "critical_path_minutes_delta": round(new_e - old_e, 1),
+    }
+    return diff
+
+
+def _money(value: float) -> str:
+    return f"{'+' if value > 0 else ''}{value:,.2f}"
+
+
+def markdown(diff: Diff) -> str:
+    c, e, v = diff.cost, diff.estimate, diff.violations
+    lines = [
+        f"### gpuplane diff: `{diff.stack}` against `{diff.base_ref}`",
+        "",
+        f"**{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed**"
+        f" · idle {_money(c['idle_monthly_delta'])} USD/month"
+        f" (now {c['idle_monthly_head']:,.2f}) · peak {_money(c['peak_monthly_delta'])} USD/month"
+        f" · deploy {e['critical_path_minutes_delta']:+.1f} min"
+        f" (now about {e['critical_path_minutes_head']:.0f})"
+        f" · {len(v['new'])} new, {len(v['fixed'])} fixed policy violation(s)",
+        "",
+    ]
+    if v["new"]:
+        lines += ["| new violation | level | resource | message |", "|---|---|---|---|"]
+        lines += [
+            f"| {x['id']} | {x['level']} | `{x['urn'].rsplit('::', 1)[-1]}` | "
+            f"{x['message'].replace('|', '/')} |"
+            for x in v["new"]
+        ]
+        lines.append("")
+    sections = (("added", diff.added), ("removed", diff.removed), ("changed", diff.changed))
+    for title, entries in sections:
+        if not entries:
+            continue
+        lines += [f"<details><summary>{title} ({len(entries)})</summary>", ""]
+        for entry in entries:
+            paths = f": {', '.join(entry['paths'][:8])}" if "paths" in entry else ""
+            lines.append(f"- `{entry['type']}` **{entry['name']}**{paths}")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def text(diff: Diff) -> str:
+    c, e, v = diff.cost, diff.estimate, diff.violations
+    lines = [f"{diff.stack} against {diff.base_ref}:"]
+    lines += [f"  + {x['type']} {x['name']}" for x in diff.added]
+    lines += [f"  - {x['type']} {x['name']}" for x in diff.removed]
+    lines += [f"  ~ {x['type']} {x['name']}: {', '.join(x['paths'])}" for x in diff.changed]
+    lines.append(
+        f"resources: {len(diff.added)} added, {len(diff.removed)} removed, "
+        f"{len(diff.changed)} changed"
+    )
+    lines.append(
+        f"cost: idle {_money(c['idle_hourly_delta'])}/h ({_money(c['idle_monthly_delta'])}/month),"
+        f" peak {_money(c['peak_hourly_delta'])}/h ({_money(c['peak_monthly_delta'])}/month) USD"
+    )
+    lines.append(
+        f"estimate: {e['critical_path_minutes_base']:.1f} -> "
+        f"{e['critical_path_minutes_head']:.1f} min"
+    )
+    lines.append(f"policy: {len(v['new'])} new, {len(v['fixed'])} fixed violation(s)")
+    lines += [f"  new {x['level']} {x['id']}: {x['message']}" for x in v["new"]]
+    lines += [f"  fixed {x['id']}: {x['message']}" for x in v["fixed"]]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(diff: Diff) -> str:
+    return json.dumps(diff.to_json(), indent=2, sort_keys=True) + "\n"
