@@ -1,0 +1,117 @@
+"""`gpuplane diff`: two commits of a scratch repository, compared as a PR comment would."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gpuplane.cli import app
+from gpuplane.cost import HOURS_PER_MONTH
+from gpuplane.diff import changed_paths, compare
+from gpuplane.graph import Resource, ResourceGraph
+
+ROOT = Path(__file__).resolve().parents[2]
+# m6i.large on demand, plus 50 GiB of gp3 at 0.08 per GB-month (the price tables' figures).
+IDLE_DELTA = 0.096 + 50 * 0.08 / HOURS_PER_MONTH
+
+
+def test_changed_paths_name_every_difference() -> None:
+    before = {"a": 1, "b": {"c": [1, 2], "d": "x"}, "gone": True}
+    after = {"a": 1, "b": {"c": [1, 3], "d": "y"}, "new": 1}
+    assert changed_paths(before, after) == ["b.c[1]", "b.d", "gone", "new"]
+    assert changed_paths({"l": [1]}, {"l": [1, 2]}) == ["l"]
+
+
+def test_compare_in_memory() -> None:
+    def graph(*resources: tuple[str, dict]) -> ResourceGraph:
+        g = ResourceGraph(project="p", stack="s", outputs={"cloud": "existing"})
+        for name, inputs in resources:
+            urn = f"urn:pulumi:s::p::kubernetes:core/v1:Namespace::{name}"
+            g.resources[urn] = Resource(
+                urn=urn, type="kubernetes:core/v1:Namespace", name=name, custom=True, inputs=inputs
+            )
+        return g
+
+    labelled = {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    base = graph(("a", labelled), ("b", labelled))
+    head = graph(("b", {"metadata": {"labels": {}}}), ("c", labelled))
+    diff = compare(base, head, "main")
+    assert [x["name"] for x in diff.added] == ["c"]
+    assert [x["name"] for x in diff.removed] == ["a"]
+    assert diff.changed[0]["paths"] == ["metadata.labels.pod-security.kubernetes.io/enforce"]
+    # b lost its Pod Security label: a new (advisory) finding.
+    assert [v["id"] for v in diff.violations["new"]] == ["GP-K8S-016"]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project at HEAD in a new repository, then a second commit that changes aws-dev."""
+    repo = tmp_path_factory.mktemp("scratch")
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(repo)], input=archive.stdout, check=True)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
+    stack = repo / "stacks" / "Pulumi.aws-dev.yaml"
+    config = yaml.safe_load(stack.read_text())
+    settings = config["config"]
+    settings["gpuplane:systemPool"] = {"minNodes": 3, "maxNodes": 4}  # changed: idle cost
+    settings["gpuplane:gpuPools"][0]["maxNodes"] = 4  # changed: peak cost
+    settings["gpuplane:gpuPools"].append(  # added: a second GPU pool
+        {"name": "a10g", "instanceTypes": ["g5.xlarge"], "maxNodes": 1}
+    )
+    settings["gpuplane:serving"] = {"monitoring": False}  # removed: the monitoring stack
+    stack.write_text(yaml.safe_dump(config))
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "head")
+    return repo
+
+
+def test_diff_of_two_commits(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(scratch)
+    result = CliRunner().invoke(
+        app, ["diff", "--base", "HEAD~1", "--stack", "aws-dev", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    diff = json.loads(result.output)
+    added = {(x["type"], x["name"]) for x in diff["added"]}
+    assert ("kubernetes:karpenter.sh/v1:NodePool", "gpuplane-dev-nodepool-a10g") in added
+    removed = {x["type"] for x in diff["removed"]}
+    assert "gpuplane:serving:Monitoring" in removed
+    changed = {x["name"]: x["paths"] for x in diff["changed"]}
+    assert "scalingConfig.desiredSize" in changed["gpuplane-dev-system"]
+    assert "spec.limits.nodes" in changed["gpuplane-dev-nodepool-l4"]
+    cost = diff["cost"]
+    # One more m6i.large with its 50 GiB gp3 root volume idle; at peak a fourth system
+    # node, two more L4 nodes and an A10G.
+    assert cost["idle_hourly_delta"] == pytest.approx(IDLE_DELTA, abs=1e-4)
+    assert cost["peak_hourly_delta"] > 2 * 0.8048
+    assert diff["violations"] == {"new": [], "fixed": []}
+    assert set(diff["estimate"]) == {
+        "critical_path_minutes_base",
+        "critical_path_minutes_head",
+        "critical_path_minutes_delta",
+    }
+
+
+def test_diff_markdown_is_a_pr_comment(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(scratch)
+    result = CliRunner().invoke(
+        app, ["diff", "--base", "HEAD~1", "--stack", "aws-dev", "-f", "markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("### gpuplane diff: `aws-dev` against `HEAD~1`")
+    assert f"idle +{IDLE_DELTA * HOURS_PER_MONTH:.2f} USD/month" in result.output
+
+
+def test_diff_against_a_missing_ref_exits_2(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(scratch)
+    result = CliRunner().invoke(app, ["diff", "--base", "no-such-ref", "--stack", "aws-dev"])
+    assert result.exit_code == 2
+    assert "'no-such-ref' is not a commit" in result.output
