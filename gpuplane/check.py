@@ -1,36 +1,68 @@
 """`gpuplane check`: the policy pack's own CrossGuard policies over an offline graph.
 
-Each resource's inputs are wrapped the way CrossGuard wraps them (unknown values
-raise when read), each policy runs at the enforcement level the pack config gives
-it, and a policy that reads an unknown value yields the advisory "can't be known
-during preview" finding instead of a result, as `pulumi preview` does.
+Each resource's inputs reach a policy the way CrossGuard hands them over: through a
+protobuf Struct (so every number is a float) and wrapped so that unknown values
+raise when read. Each policy runs at the enforcement level the pack config gives it
+(`remediate` counts as mandatory, as CrossGuard reports it for validate-only
+policies), and a policy that reads an unknown value yields the advisory "can't be
+known during preview" finding instead of a result, as `pulumi preview` does.
+
+Where it differs from `pulumi preview --policy-pack policies`: stack rules read the
+same raw inputs as resource rules here, while the engine hands AnalyzeStack each
+resource's outputs (provider defaults filled in) and resource rules the inputs after
+the provider's Check; and component, provider and Stack resources are left out here
+but passed to stack rules by the engine. So a stack rule may see other shapes, or
+unknowns, under Pulumi.
 """
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    _NotApplicableError,
+)
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from gpuplane.graph import ASSET, RESOURCE_REF, SECRET, UNKNOWN, Resource, ResourceGraph
 from policies.catalogue import PACK_NAME, RULES
 from policies.rule import Rule
 
-LEVELS = ("mandatory", "advisory", "disabled")
+LEVELS = ("mandatory", "advisory", "remediate", "disabled")
 STACK_TYPE = "pulumi:pulumi:Stack"
+# JSON schema types of rule settings, as Python values a config file can give.
+_SCHEMA_TYPES: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: (
+        isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
+    ),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
 
 
 class PolicyConfigError(ValueError):
     """A policy config file that is not what `pulumi preview --policy-pack-config` takes."""
+
+
+class PolicyRuntimeError(PolicyConfigError):
+    """A rule failed on a resource with an unexpected error (a bug in the rule, or an input
+    the rule cannot read): names the rule and the resource instead of a traceback."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +117,9 @@ class PackConfig:
     settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def level(self, rule: Rule) -> str:
-        return self.levels.get(rule.name) or self.all_level or rule.level
+        level = self.levels.get(rule.name) or self.all_level or rule.level
+        # CrossGuard downgrades remediate to mandatory for a policy that only validates.
+        return "mandatory" if level == "remediate" else level
 
     @classmethod
     def load(cls, path: Path | None) -> "PackConfig":
@@ -110,6 +144,15 @@ class PackConfig:
         problems: list[str] = []
         for key, value in data.items():
             if key == "all":
+                # A level, or {"enforcementLevel": level}, as for a single policy.
+                if isinstance(value, dict):
+                    extra = sorted(set(value) - {"enforcementLevel"})
+                    if extra:
+                        problems.append(
+                            f"all.{extra[0]}: unknown setting; only enforcementLevel applies "
+                            "to all policies"
+                        )
+                    value = value.get("enforcementLevel")
                 if value not in LEVELS:
                     problems.append(f"all: {value!r}; allowed: {', '.join(LEVELS)}")
                 all_level = value
@@ -133,15 +176,32 @@ class PackConfig:
                 elif setting not in rule.config:
                     allowed = ", ".join(["enforcementLevel", *rule.config]) or "enforcementLevel"
                     problems.append(f"{key}.{setting}: unknown setting; allowed: {allowed}")
-                elif rule.config[setting].get("type") == "array" and not (
-                    isinstance(given, list) and all(isinstance(g, str) for g in given)
-                ):
-                    problems.append(f"{key}.{setting}: must be a list of strings")
+                elif problem := _schema_problem(rule.config[setting], given):
+                    problems.append(f"{key}.{setting}: {problem}")
                 else:
                     settings.setdefault(key, {})[setting] = given
         if problems:
             raise PolicyConfigError(f"{where}: " + "; ".join(problems))
         return cls(all_level=all_level, levels=levels, settings=settings)
+
+
+def _schema_problem(schema: Mapping[str, Any], given: Any) -> str | None:
+    """What is wrong with a setting's value against its JSON schema (type and item type),
+    as the engine's schema validation would refuse it; None when it is fine."""
+    kind = schema.get("type")
+    if kind == "array" and _item_type(schema) == "string":
+        if not (isinstance(given, list) and all(isinstance(g, str) for g in given)):
+            return "must be a list of strings"
+        return None
+    check = _SCHEMA_TYPES.get(str(kind))
+    if check is not None and not check(given):
+        return f"must be {'an' if kind in ('integer', 'array', 'object') else 'a'} {kind}"
+    return None
+
+
+def _item_type(schema: Mapping[str, Any]) -> Any:
+    inner = schema.get("items")
+    return inner.get("type") if isinstance(inner, Mapping) else None
 
 
 def policy_props(value: Any) -> Any:
@@ -163,16 +223,28 @@ def policy_props(value: Any) -> Any:
     return value
 
 
+def crossguard_props(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A resource's inputs exactly as CrossGuard deserializes them: through a protobuf
+    Struct (numbers become floats, 22 arrives as 22.0), before the unknown-checking proxy."""
+    return _props(_struct(inputs))
+
+
 def _checked(resources: Iterable[Resource]) -> list[Resource]:
     return [r for r in resources if r.custom and not r.is_provider]
 
 
 def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult:
-    """Every rule over every resource (and the stack) of `graph`."""
+    """Every rule over every resource (and the stack) of `graph`.
+
+    Raises PolicyRuntimeError (a PolicyConfigError) naming the rule and the resource
+    when a rule fails with an unexpected error.
+    """
     config = config or PackConfig()
     resources = _checked(graph)
     result = CheckResult(stack=graph.stack, resources=len(resources))
     by_urn = {r.urn: r for r in resources}
+    # Each resource's inputs go through the Struct once; every policy gets its own copy.
+    structs = {r.urn: _struct(r.inputs) for r in resources}
     # A stack rule's finding with no resource of its own belongs to the stack.
     stack_name = f"{graph.project}-{graph.stack}"
     stack_urn = f"urn:pulumi:{graph.stack}::{graph.project}::{STACK_TYPE}::{stack_name}"
@@ -206,11 +278,15 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
             )
 
         if isinstance(policy, StackValidationPolicy):
-            stack_args = StackValidationArgs(_policy_resources(resources), settings)
+            stack_args = StackValidationArgs(_policy_resources(resources, structs), settings)
             try:
                 policy.validate(stack_args, lambda m, u=None: record(m, u, None))
             except UnknownValueError as exc:
                 record(_unknown(rule, exc), None, None, level="advisory")
+            except _NotApplicableError:
+                pass  # as CrossGuard: reported as not applicable, never a finding
+            except Exception as exc:
+                raise _runtime_error(rule, f"the stack {graph.stack}", exc) from exc
             continue
         assert isinstance(policy, ResourceValidationPolicy)
         for resource in resources:
@@ -218,7 +294,7 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
                 continue
             args = ResourceValidationArgs(
                 resource.type,
-                unknown_checking_proxy(policy_props(resource.inputs)),
+                unknown_checking_proxy(_props(structs[resource.urn])),
                 resource.urn,
                 resource.name,
                 _options(resource),
@@ -230,7 +306,28 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
             except UnknownValueError as exc:
                 # As CrossGuard does: the policy cannot run; an advisory note, never a block.
                 record(_unknown(rule, exc), None, resource, level="advisory")
+            except _NotApplicableError:
+                pass
+            except Exception as exc:
+                raise _runtime_error(rule, resource.urn, exc) from exc
     return result
+
+
+def _struct(inputs: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(policy_props(dict(inputs)))
+    return struct
+
+
+def _props(struct: struct_pb2.Struct) -> dict[str, Any]:
+    """What CrossGuard's Analyze and AnalyzeStack do with a resource's Struct."""
+    return deserialize_properties(json_format.MessageToDict(struct))
+
+
+def _runtime_error(rule: Rule, where: str, exc: Exception) -> PolicyRuntimeError:
+    return PolicyRuntimeError(
+        f"policy {rule.name} ({rule.id}) failed on {where}: {type(exc).__name__}: {exc}"
+    )
 
 
 def _unknown(rule: Rule, exc: UnknownValueError) -> str:
@@ -249,11 +346,13 @@ def _options(resource: Resource) -> PolicyResourceOptions:
     )
 
 
-def _policy_resources(resources: list[Resource]) -> list[PolicyResource]:
+def _policy_resources(
+    resources: list[Resource], structs: Mapping[str, struct_pb2.Struct]
+) -> list[PolicyResource]:
     wrapped = {
         r.urn: PolicyResource(
             r.type,
-            unknown_checking_proxy(policy_props(r.inputs)),
+            unknown_checking_proxy(_props(structs[r.urn])),
             r.urn,
             r.name,
             _options(r),
@@ -273,4 +372,13 @@ def _policy_resources(resources: list[Resource]) -> list[PolicyResource]:
     return list(wrapped.values())
 
 
-__all__ = ["PACK_NAME", "CheckResult", "PackConfig", "PolicyConfigError", "Violation", "check"]
+__all__ = [
+    "PACK_NAME",
+    "CheckResult",
+    "PackConfig",
+    "PolicyConfigError",
+    "PolicyRuntimeError",
+    "Violation",
+    "check",
+    "crossguard_props",
+]

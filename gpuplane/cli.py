@@ -192,7 +192,10 @@ def check_command(
     except PolicyConfigError as exc:
         raise _fail(str(exc)) from None
     planned, source = _load_graph(stack, stack_file, graph)
-    result = check(planned, config)
+    try:
+        result = check(planned, config)
+    except PolicyConfigError as exc:  # includes a rule that crashed (PolicyRuntimeError)
+        raise _fail(str(exc)) from None
     if fmt is CheckFormat.json:
         sys.stdout.write(check_report.as_json(result))
     elif fmt is CheckFormat.markdown:

@@ -1,18 +1,42 @@
 """The CrossGuard entry point: `pulumi preview --policy-pack policies`.
 
-Pulumi runs this file from policies/ in the pack's own virtualenv; the repository
-root goes on sys.path so the rule modules import as the `policies` package, the
-same modules `gpuplane check` runs offline.
+Pulumi runs this file from the pack's directory in the pack's own virtualenv, with
+nothing of the repository on sys.path (and `pulumi policy publish` ships this
+directory alone, under whatever name). So the directory registers itself as the
+`policies` package: the rule modules import as `policies.*`, the very modules
+`gpuplane check` runs offline, and nothing outside the directory is needed.
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+PACK_DIR = Path(__file__).resolve().parent
 
-from pulumi_policy import EnforcementLevel, PolicyPack
 
-from policies.catalogue import PACK_NAME, policies
+def _register_package(name: str, directory: Path) -> None:
+    """Make `directory` importable as package `name` (unless it already is)."""
+    loaded = sys.modules.get(name)
+    paths = getattr(loaded, "__path__", None) or []
+    if any(Path(p).resolve() == directory for p in paths):
+        return
+    # Another `policies` (not this directory): forget it and its submodules.
+    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+        del sys.modules[module]
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    assert spec is not None and spec.loader is not None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+
+
+_register_package("policies", PACK_DIR)
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies.catalogue import PACK_NAME, policies  # noqa: E402
 
 PolicyPack(
     name=PACK_NAME,

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items, string_list
+from policies.rule import Rule, dig, items, num, string_list
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -182,7 +182,7 @@ def _imds_launch_template(options: Mapping[str, Any]) -> Iterator[str]:
             "unset: 2 on AMIs registered with ImdsSupport v2.0, such as AL2023)"
         )
     elif _int(hops) != 1:
-        yield f"lets pods reach IMDS (metadataOptions.httpPutResponseHopLimit is {hops})"
+        yield f"lets pods reach IMDS (metadataOptions.httpPutResponseHopLimit is {num(hops)})"
 
 
 def _imds_node_class(options: Mapping[str, Any]) -> Iterator[str]:
@@ -195,7 +195,7 @@ def _imds_node_class(options: Mapping[str, Any]) -> Iterator[str]:
         yield f"allows IMDSv1 (spec.metadataOptions.httpTokens is {tokens!r})"
     hops = options.get("httpPutResponseHopLimit", 1)
     if _int(hops) != 1:
-        yield f"lets pods reach IMDS (spec.metadataOptions.httpPutResponseHopLimit is {hops})"
+        yield f"lets pods reach IMDS (spec.metadataOptions.httpPutResponseHopLimit is {num(hops)})"
 
 
 def _int(value: Any) -> int | None:
@@ -282,6 +282,7 @@ def _public_ips(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iter
 
 
 def _ports(protocol: Any, low: Any, high: Any) -> str:
+    protocol, low, high = num(protocol), num(low), num(high)
     if str(protocol).lower() in ("-1", "all"):
         return "all traffic"
     if low is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items, string_list
+from policies.rule import Rule, dig, items, num, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -279,7 +279,7 @@ def _logging(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterabl
         yield f"control plane logs are not collected for {', '.join(missing)}"
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)s")
 
 
 def _kms_rotation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
@@ -291,9 +291,9 @@ def _kms_rotation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> It
     if period is None:
         yield "the key never rotates (rotationPeriod is not set)"
         return
-    match = _DURATION.match(str(period))
+    match = _DURATION.fullmatch(str(period))
     if match is None:
-        yield f"rotationPeriod {period!r} is not a duration in seconds"
+        yield f"rotationPeriod {num(period)!r} is not a duration in seconds"
     elif float(match.group(1)) > limit_days * 86400:
         yield f"the key rotates every {float(match.group(1)) / 86400:g} days, over {limit_days}"
 

@@ -10,17 +10,29 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from components.versions import CHARTS
 from policies.rule import Rule, dig, string_list
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART_V4 = "kubernetes:helm.sh/v4:Chart"
 HELM_TYPES = (RELEASE, CHART_V4)
-# An exact SemVer 2 version, with an optional leading v (cert-manager, KServe tag so).
+# An exact SemVer 2 version, with an optional leading v (cert-manager, KServe tag so);
+# matched against the whole string (fullmatch: no trailing newline slips through).
 EXACT_VERSION = re.compile(
-    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
 )
-DEFAULT_REPOSITORIES = sorted({chart.repo for chart in CHARTS.values()})
+# The repositories of the charts gpuplane installs (components/versions.py CHARTS).
+# Written out, not imported: the pack runs in its own virtualenv, without the
+# repository (`pulumi policy publish` ships policies/ alone). A test keeps the two equal.
+DEFAULT_REPOSITORIES = [
+    "https://charts.jetstack.io",
+    "https://istio-release.storage.googleapis.com/charts",
+    "https://knative.github.io/operator",
+    "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    "https://nvidia.github.io/k8s-device-plugin",
+    "https://prometheus-community.github.io/helm-charts",
+    "oci://ghcr.io/kserve/charts",
+    "oci://public.ecr.aws/karpenter",
+]
 
 
 def _repository(props: Mapping[str, Any]) -> str | None:
@@ -37,7 +49,7 @@ def _exact_version(args: ResourceValidationArgs, config: Mapping[str, Any]) -> I
     chart = args.props.get("chart")
     if not version:
         yield f"chart {chart!r} has no version: Helm installs whatever is newest"
-    elif not EXACT_VERSION.match(str(version)):
+    elif not EXACT_VERSION.fullmatch(str(version)):
         yield f"chart {chart!r} version {version!r} is a range, not an exact version"
 
 

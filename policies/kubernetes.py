@@ -8,11 +8,12 @@ rules pin what those charts are instead.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items, string_list
+from policies.rule import Rule, dig, items, num, string_list
 
 GPU = "nvidia.com/gpu"
 # (type, path to the pod spec) for every object that carries one.
@@ -54,17 +55,25 @@ PLATFORM_NAMESPACES = [
 EXEMPT = {
     "exemptNamespaces": string_list(PLATFORM_NAMESPACES, "Namespaces the rule does not apply to.")
 }
+# The organisations whose images the platform runs, never a whole public registry
+# (anyone can publish under gcr.io/, quay.io/ or public.ecr.aws/).
 DEFAULT_REGISTRIES = [
     "docker.io/kserve/",
     "kserve/",
     "ghcr.io/kserve/",
+    "docker.io/istio/",
+    "gcr.io/istio-release/",
+    "quay.io/jetstack/",
+    "gcr.io/knative-releases/",
+    "quay.io/prometheus/",
+    "quay.io/prometheus-operator/",
     "registry.k8s.io/",
     "nvcr.io/nvidia/",
-    "quay.io/",
-    "gcr.io/",
+    "public.ecr.aws/karpenter/",
     "mcr.microsoft.com/",
-    "public.ecr.aws/",
 ]
+# Only the URL schemes KServe's storage initializer reads: these admit any bucket, so a
+# deployment narrows them to its own models bucket through allowedModelPrefixes.
 DEFAULT_MODEL_PREFIXES = ["s3://", "gs://", "https://", "pvc://", "hf://", "oci://"]
 
 
@@ -146,7 +155,7 @@ def _host_port(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Itera
     for where, _, container in _each_container(args):
         for port in items(container.get("ports")):
             if isinstance(port, Mapping) and port.get("hostPort"):
-                yield f"{where} binds hostPort {port['hostPort']}"
+                yield f"{where} binds hostPort {num(port['hostPort'])}"
 
 
 def _escalation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
@@ -161,14 +170,29 @@ def _escalation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iter
 # --- restricted: hygiene -------------------------------------------------------
 
 
+def _is_root_uid(value: Any) -> bool:
+    """runAsUser: 0 (a float 0.0 under CrossGuard; never the boolean False)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == 0
+
+
 def _non_root(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    # As Pod Security admission (restricted) checks it: the pod may not set
+    # runAsNonRoot: false, each container sets it true or inherits true from the pod,
+    # and neither the pod nor a container sets runAsUser: 0.
     if exempt(args, config):
         return
-    for where, spec, container in _each_container(args):
+    for where, spec in pod_specs(args):
         pod_level = dig(spec, "securityContext", "runAsNonRoot")
-        own = dig(container, "securityContext", "runAsNonRoot")
-        if own is False or (own is None and pod_level is not True):
-            yield f"{where} may run as root (runAsNonRoot is not true)"
+        if pod_level is False:
+            yield f"{where} sets runAsNonRoot: false for the pod"
+        if _is_root_uid(dig(spec, "securityContext", "runAsUser")):
+            yield f"{where} runs the pod as root (securityContext.runAsUser: 0)"
+        for name, container in containers(spec):
+            own = dig(container, "securityContext", "runAsNonRoot")
+            if own is False or (own is None and pod_level is not True):
+                yield f"{where} {name} may run as root (runAsNonRoot is not true)"
+            if _is_root_uid(dig(container, "securityContext", "runAsUser")):
+                yield f"{where} {name} runs as root (securityContext.runAsUser: 0)"
 
 
 def _drop_all(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
@@ -176,10 +200,11 @@ def _drop_all(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterab
         return
     for where, _, container in _each_container(args):
         capabilities = dig(container, "securityContext", "capabilities", default={})
-        dropped = {str(c).upper() for c in items(dig(capabilities, "drop"))}
+        # Exactly "ALL" and "NET_BIND_SERVICE", case and all, as Pod Security admission compares.
+        dropped = {str(c) for c in items(dig(capabilities, "drop"))}
         if "ALL" not in dropped:
             yield f"{where} does not drop ALL capabilities"
-        added = {str(c).upper() for c in items(dig(capabilities, "add"))} - {"NET_BIND_SERVICE"}
+        added = {str(c) for c in items(dig(capabilities, "add"))} - {"NET_BIND_SERVICE"}
         if added:
             yield f"{where} adds capabilities {', '.join(sorted(added))}"
 
@@ -202,6 +227,40 @@ def _limits(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable
             yield f"{where} has no memory limit"
 
 
+_QUANTITY_SUFFIXES = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity(value: Any) -> Decimal | str | None:
+    """A Kubernetes quantity as a number, so 1, "1", 1.0 and "1000m" are equal; a
+    string that is no quantity stays as it is (compared literally)."""
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    text = str(value).strip()
+    number = text.rstrip("".join({c for suffix in _QUANTITY_SUFFIXES for c in suffix}))
+    suffix = text[len(number) :]
+    if suffix not in _QUANTITY_SUFFIXES:
+        return text
+    try:
+        return Decimal(number) * _QUANTITY_SUFFIXES[suffix]
+    except InvalidOperation:
+        return text
+
+
 def _gpu_limit(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
     for where, spec in pod_specs(args):
         gpu_node = any(
@@ -211,8 +270,9 @@ def _gpu_limit(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Itera
         for name, container in containers(spec):
             limit = dig(container, "resources", "limits", GPU)
             request = dig(container, "resources", "requests", GPU)
-            if request is not None and str(request) != str(limit):
-                yield f"{where} {name} requests {request} GPU(s) but limits {limit}"
+            if request is not None and quantity(request) != quantity(limit):
+                shown = "none" if limit is None else num(limit)
+                yield f"{where} {name} requests {num(request)} GPU(s) but limits {shown}"
             asks = asks or limit is not None
         if gpu_node and not asks:
             yield f"{where} tolerates the GPU taint but no container has a {GPU} limit"
@@ -321,11 +381,11 @@ def _default_deny(
         selects_all = not dig(spec, "podSelector", "matchLabels") and not dig(
             spec, "podSelector", "matchExpressions"
         )
-        if (
-            selects_all
-            and "Ingress" in items(spec.get("policyTypes"))
-            and not items(spec.get("ingress"))
-        ):
+        # Absent policyTypes: Kubernetes fills in Ingress, plus Egress with egress rules.
+        types = items(spec.get("policyTypes")) or (
+            ["Ingress"] + (["Egress"] if items(spec.get("egress")) else [])
+        )
+        if selects_all and "Ingress" in types and not items(spec.get("ingress")):
             denied.add(str(dig(resource.props, "metadata", "namespace", default="default")))
     exempt_namespaces = set(config.get("exemptNamespaces") or ())
     for name in sorted(workload_namespaces(args, exempt_namespaces) - denied):
@@ -402,7 +462,8 @@ RULES = (
         description="Containers run as a non-root user.",
         severity="medium",
         level="advisory",
-        remediation="Set securityContext.runAsNonRoot: true on the pod or each container.",
+        remediation="Set securityContext.runAsNonRoot: true on the pod or each container, never "
+        "false, and never runAsUser: 0.",
         anchor=f"{_PSS}: restricted, Running as Non-root; CIS Kubernetes 5.2.7",
         resource_types=_WORKLOADS,
         check=_non_root,
@@ -483,11 +544,15 @@ RULES = (
     Rule(
         id="GP-K8S-013",
         name="kserve-allowed-model-storage",
-        description="InferenceServices read models from allowed storage locations.",
+        description="InferenceServices read models from allowed storage locations (by "
+        "default any s3, gs, https, pvc, hf or oci location: set allowedModelPrefixes to your "
+        "own bucket).",
         severity="high",
         level="advisory",
-        remediation="Copy the model into the platform's models bucket, or add its prefix to "
-        "allowedModelPrefixes in the policy config.",
+        remediation="Set allowedModelPrefixes in the policy config to your own models bucket "
+        "(e.g. s3://my-models/): the defaults admit any bucket or URL of a storage scheme "
+        "KServe reads, so on their own they only catch other schemes (http://, file://). "
+        "Then copy each model into that bucket.",
         anchor="gpuplane: model supply chain (KServe storageUri)",
         resource_types=(INFERENCE_SERVICE,),
         check=_model_uris,

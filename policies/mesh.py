@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items
+from policies.rule import Rule, dig, items, num
 
 PEER_AUTHENTICATION = (
     "kubernetes:security.istio.io/v1:PeerAuthentication",
@@ -16,6 +16,7 @@ DESTINATION_RULE = (
     "kubernetes:networking.istio.io/v1beta1:DestinationRule",
     "kubernetes:networking.istio.io/v1alpha3:DestinationRule",
 )
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 AUTHORIZATION_POLICY = (
     "kubernetes:security.istio.io/v1:AuthorizationPolicy",
     "kubernetes:security.istio.io/v1beta1:AuthorizationPolicy",
@@ -46,14 +47,21 @@ def _tls_disabled(args: ResourceValidationArgs, config: Mapping[str, Any]) -> It
         yield "turns TLS off (trafficPolicy.tls.mode: DISABLE)"
     for setting in items(dig(policy, "portLevelSettings")):
         if dig(setting, "tls", "mode") == "DISABLE":
-            yield f"turns TLS off on port {dig(setting, 'port', 'number')}"
+            yield f"turns TLS off on port {num(dig(setting, 'port', 'number'))}"
 
 
 def _allow_all(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
     spec = dig(args.props, "spec", default={})
-    action = spec.get("action", "ALLOW")  # absent means ALLOW
+    action = dig(spec, "action", default="ALLOW")  # absent (or null) means ALLOW
     if action == "ALLOW" and any(rule in ({}, None) for rule in items(spec.get("rules"))):
         yield "has an empty rule under action ALLOW: it allows every request"
+
+
+def _is_istiod(chart: Any) -> bool:
+    """A chart reference naming istiod: `istiod`, `repo/istiod`, `oci://.../istiod:1.27.9`."""
+    if not isinstance(chart, str):
+        return False
+    return chart.rsplit("/", 1)[-1].split(":", 1)[0] == "istiod"
 
 
 def _mesh_wide_strict(
@@ -61,8 +69,7 @@ def _mesh_wide_strict(
 ) -> Iterable[tuple[str, str | None]]:
     root = config.get("rootNamespace") or "istio-system"
     mesh = any(
-        r.resource_type == "kubernetes:helm.sh/v3:Release" and dig(r.props, "chart") == "istiod"
-        for r in args.resources
+        r.resource_type in HELM_TYPES and _is_istiod(dig(r.props, "chart")) for r in args.resources
     ) or any(r.resource_type in PEER_AUTHENTICATION for r in args.resources)
     if not mesh:
         return
@@ -106,7 +113,7 @@ RULES = (
         remediation="Add PeerAuthentication `default` in istio-system with spec.mtls.mode: STRICT "
         "and no selector.",
         anchor=f"{_ISTIO}: mesh-wide STRICT peer authentication",
-        resource_types=(*PEER_AUTHENTICATION, "kubernetes:helm.sh/v3:Release"),
+        resource_types=(*PEER_AUTHENTICATION, *HELM_TYPES),
         stack_check=_mesh_wide_strict,
         config=ROOT_NAMESPACE,
     ),

@@ -118,7 +118,10 @@ def string_list(default: list[str], description: str) -> dict[str, Any]:
 
 
 def dig(props: Any, *path: str | int, default: Any = None) -> Any:
-    """props[a][b]... or `default` where a key is absent (the provider's default)."""
+    """props[a][b]... or `default` where a key is absent or null (the provider's default).
+
+    An explicit null (legal in YAML-sourced manifests) means the same as an absent key.
+    """
     value = props
     for key in path:
         if isinstance(key, int):
@@ -127,11 +130,22 @@ def dig(props: Any, *path: str | int, default: Any = None) -> Any:
         elif not isinstance(value, Mapping) or key not in value:
             return default
         value = value[key]
-    return value
+    return default if value is None else value
 
 
 def items(value: Any) -> list[Any]:
-    """A list input as a list (absent or null as empty)."""
-    if value is None or isinstance(value, str | Mapping):
+    """A list input as a list (absent, null or not a list at all as empty)."""
+    if value is None or isinstance(value, str | bytes | Mapping):
         return []
-    return list(value)
+    try:
+        return list(value)
+    except TypeError:
+        return []
+
+
+def num(value: Any) -> Any:
+    """A number as a person writes it: CrossGuard hands every number over as a float
+    (protobuf Struct), so 22.0 prints as 22; anything else is left as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

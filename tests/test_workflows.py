@@ -71,9 +71,30 @@ def test_pull_requests_lint_test_and_check_every_stack() -> None:
     script = "\n".join(step.get("run", "") for step in policy["steps"])
     assert "for file in stacks/Pulumi.*.yaml" in script
     assert "gpuplane check --stack" in script and "--format sarif" in script
-    assert "--format markdown" in script and "gh pr comment" in script
-    uses = [step.get("uses", "") for step in policy["steps"]]
-    assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
+    # The PR comment also carries each stack's diff against the base branch (issue #8).
+    assert 'gpuplane diff --base "origin/$BASE" --stack "$stack" --format markdown' in script
+    checkout = next(
+        s for s in policy["steps"] if str(s.get("uses", "")).startswith("actions/checkout")
+    )
+    assert checkout["with"]["fetch-depth"] == 0
+    assert "--format markdown" in script
+    # The comment carries a marker and is found by it, never by "the last bot comment"
+    # (Pulumi's preview comments as the same bot).
+    marker = "<!-- gpuplane-policy -->"
+    assert f"echo '{marker}' > reports/comment.md" in script
+    comment = next(s for s in policy["steps"] if "comment" in s.get("name", "").lower())
+    assert "--edit-last" not in comment["run"]
+    assert "--paginate" in comment["run"] and f'contains("{marker}")' in comment["run"]
+    assert "--method PATCH" in comment["run"] and "--method POST" in comment["run"]
+    same_repo = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert same_repo in comment["if"]
+    # SARIF upload: never on forks (read-only token), never fatal (no code scanning).
+    upload = next(
+        s
+        for s in policy["steps"]
+        if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")
+    )
+    assert same_repo in upload["if"] and upload["continue-on-error"] is True
     # No cloud credentials in pull request checks.
     assert "secrets." not in (ROOT / ".github/workflows/pull-request.yml").read_text()
 
@@ -87,6 +108,29 @@ def test_preview_runs_the_pack_for_each_configured_dev_environment() -> None:
     assert pulumi["with"]["policyPacks"] == "policies"
     assert pulumi["with"]["stack-name"] == "${{ matrix.cloud }}-dev"
     assert workflow["permissions"]["id-token"] == "write"
+    _assert_kube_auth_plugins(job["steps"], "matrix.cloud")
+
+
+def _assert_kube_auth_plugins(steps: list[dict[str, Any]], cloud: str) -> None:
+    """The GKE and AKS kubeconfigs exec these plugins: each is installed for its cloud."""
+    gcloud = next(
+        s for s in steps if str(s.get("uses", "")).startswith("google-github-actions/setup-gcloud@")
+    )
+    assert gcloud["with"]["install_components"] == "gke-gcloud-auth-plugin"
+    assert f"{cloud} == 'gcp'" in gcloud["if"]
+    kubelogin = next(s for s in steps if str(s.get("uses", "")).startswith("azure/use-kubelogin@"))
+    assert f"{cloud} == 'azure'" in kubelogin["if"]
+    pulumi = next(
+        i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("pulumi/actions@")
+    )
+    assert steps.index(gcloud) < pulumi and steps.index(kubelogin) < pulumi
+
+
+def test_no_cloud_runs_without_the_pulumi_token() -> None:
+    for name, job in (("preview.yml", "preview"), ("pulumi-up.yml", "up")):
+        gate = _load(name)["jobs"][job]["steps"][0]
+        assert gate["id"] == "configured"
+        assert '[ -n "$PULUMI_ACCESS_TOKEN" ]' in gate["run"], name
 
 
 def test_deploy_goes_dev_then_prod_behind_environments() -> None:
@@ -104,6 +148,7 @@ def test_deploy_goes_dev_then_prod_behind_environments() -> None:
         "stack-name": "${{ inputs.cloud }}-${{ inputs.environment }}",
         "policyPacks": "policies",
     }
+    _assert_kube_auth_plugins(job["steps"], "inputs.cloud")
 
 
 def test_cloud_credentials_come_from_oidc_only() -> None:

@@ -2,13 +2,24 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from gpuplane import check as check_module
+from gpuplane.check import (
+    PackConfig,
+    PolicyConfigError,
+    PolicyRuntimeError,
+    check,
+    crossguard_props,
+)
 from gpuplane.cli import app
 from gpuplane.graph import ResourceGraph
 from policies.catalogue import RULES
+from policies.rule import Rule
+from tests.policies.harness import graph_of
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -89,7 +100,18 @@ def test_policy_config_changes_levels_and_settings(broken_graph: Path, tmp_path:
             {"helm-allowed-repository": {"allowedRepos": []}},
             "allowedRepos: unknown setting; allowed: enforcementLevel, allowedRepositories",
         ),
-        ({"all": "blocking"}, "all: 'blocking'; allowed: mandatory, advisory, disabled"),
+        ({"all": "blocking"}, "all: 'blocking'; allowed: mandatory, advisory, remediate, disabled"),
+        ({"all": {"enforcementLevel": "blocking"}}, "all: 'blocking'"),
+        ({"all": {"exemptNamespaces": []}}, "all.exemptNamespaces: unknown setting"),
+        (
+            {"gcp-kms-key-rotation": {"maxRotationDays": "30"}},
+            "maxRotationDays: must be an integer",
+        ),
+        (
+            {"gcp-kms-key-rotation": {"maxRotationDays": 30.5}},
+            "maxRotationDays: must be an integer",
+        ),
+        ({"mesh-wide-strict-mtls": {"rootNamespace": 5}}, "rootNamespace: must be a string"),
         (
             {"helm-allowed-repository": {"allowedRepositories": "https://x"}},
             "must be a list of strings",
@@ -104,6 +126,85 @@ def test_bad_policy_config_exits_2_naming_the_key(
     result = runner.invoke(app, ["check", "--stack", "local", "--policy-config", str(path)])
     assert result.exit_code == 2
     assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_pulumi_config_forms_all_as_an_object_and_remediate(
+    broken_graph: Path, tmp_path: Path
+) -> None:
+    # Both work with `pulumi preview --policy-pack-config`: so they work offline too.
+    config = tmp_path / "policy-config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "all": {"enforcementLevel": "advisory"},
+                # CrossGuard reports remediate as mandatory for a policy that only validates.
+                "mesh-no-permissive-mtls": {"enforcementLevel": "remediate"},
+                "gcp-kms-key-rotation": {"maxRotationDays": 30},
+            }
+        )
+    )
+    result = runner.invoke(
+        app, ["check", "--graph", str(broken_graph), "--policy-config", str(config), "-f", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    levels = {v["id"]: v["level"] for v in json.loads(result.output)["violations"]}
+    assert levels["GP-MESH-001"] == "mandatory"
+    assert levels["GP-HELM-004"] == "advisory"
+    parsed = PackConfig.parse({"all": "remediate"})
+    assert {parsed.level(rule) for rule in RULES} == {"mandatory"}
+
+
+def test_props_reach_rules_as_crossguard_hands_them_over() -> None:
+    # Through a protobuf Struct: every number a float, unknowns as the sentinel.
+    props = crossguard_props({"port": 22, "nested": [{"n": 1}], "flag": True, "gone": None})
+    assert props == {"port": 22.0, "nested": [{"n": 1.0}], "flag": True, "gone": None}
+    assert isinstance(props["port"], float) and isinstance(props["nested"][0]["n"], float)
+
+
+def _crashing_rule(*, stack: bool) -> Rule:
+    def boom(args: Any, config: Any) -> Any:
+        raise KeyError("surprise")
+
+    kind = {"stack_check": boom} if stack else {"check": boom}
+    return Rule(
+        id="GP-TEST-001",
+        name="test-crashing-rule",
+        description="Crashes.",
+        severity="low",
+        level="advisory",
+        remediation="Fix the rule.",
+        anchor="a test",
+        resource_types=("kubernetes:core/v1:Namespace",),
+        **kind,
+    )
+
+
+@pytest.mark.parametrize("stack", [False, True], ids=["resource-rule", "stack-rule"])
+def test_a_rule_that_crashes_is_a_policy_error_naming_it(
+    stack: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check_module, "RULES", (_crashing_rule(stack=stack),))
+    graph = graph_of(("kubernetes:core/v1:Namespace", "ns", {"metadata": {"name": "a"}}))
+    with pytest.raises(PolicyRuntimeError) as caught:
+        check(graph)
+    assert isinstance(caught.value, PolicyConfigError)
+    message = str(caught.value)
+    assert "test-crashing-rule (GP-TEST-001) failed on" in message
+    assert "KeyError" in message and "surprise" in message
+    where = "the stack t" if stack else "urn:pulumi:t::gpuplane::kubernetes:core/v1:Namespace::ns"
+    assert where in message
+
+
+def test_a_rule_that_crashes_exits_2_without_a_traceback(
+    local_graph: ResourceGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check_module, "RULES", (*RULES, _crashing_rule(stack=False)))
+    path = tmp_path / "graph.json"
+    path.write_text(local_graph.dumps())
+    result = runner.invoke(app, ["check", "--graph", str(path)])
+    assert result.exit_code == 2
+    assert "test-crashing-rule (GP-TEST-001) failed on" in result.output
     assert "Traceback" not in result.output
 
 

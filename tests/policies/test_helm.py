@@ -4,7 +4,9 @@ from typing import Any
 
 import pytest
 
-from tests.policies.harness import Mutation, messages, set_input
+from components.versions import CHARTS
+from policies.helm import DEFAULT_REPOSITORIES
+from tests.policies.harness import Mutation, messages, set_input, violations
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -33,6 +35,8 @@ def test_pinned_release_from_a_known_repository_passes() -> None:
         ("GP-HELM-001", release(version=None), "has no version"),
         ("GP-HELM-001", release(version="^1.27.0"), "is a range"),
         ("GP-HELM-001", release(version="1.27.x"), "is a range"),
+        # The whole string must be a version: a trailing newline is not one.
+        ("GP-HELM-001", release(version="1.27.9\n"), "is a range"),
         ("GP-HELM-002", release(repositoryOpts={}), "names no repository"),
         (
             "GP-HELM-002",
@@ -57,6 +61,20 @@ def test_allowed_repositories_come_from_config() -> None:
     mine = release(repositoryOpts={"repo": "https://charts.example.com/"})
     config = {"helm-allowed-repository": {"allowedRepositories": ["https://charts.example.com"]}}
     assert messages("GP-HELM-003", mine, config=config) == []
+
+
+def test_default_repositories_are_the_charts_gpuplane_installs() -> None:
+    # Written out in policies/helm.py (the pack runs without the repository): kept equal.
+    assert sorted(DEFAULT_REPOSITORIES) == sorted({chart.repo for chart in CHARTS.values()})
+    assert len(DEFAULT_REPOSITORIES) == len(set(DEFAULT_REPOSITORIES))
+
+
+def test_helm_rules_take_the_unknown_path_not_a_crash() -> None:
+    [found] = violations("GP-HELM-001", release(version="@unknown"))
+    assert found.level == "advisory"
+    assert "cannot be known during preview" in found.message and "version" in found.message
+    # An unknown the rule does not read changes nothing.
+    assert violations("GP-HELM-004", release(version="@unknown")) == []
 
 
 MUTATIONS: dict[str, tuple[str, Mutation]] = {

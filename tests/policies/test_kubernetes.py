@@ -253,6 +253,126 @@ def test_unknown_values_are_advisory_not_a_crash() -> None:
     assert "cannot be known during preview" in found.message
 
 
+def _gpu(request: Any, limit: Any) -> tuple[str, dict[str, Any]]:
+    resources = {"requests": {"nvidia.com/gpu": request}, "limits": {"memory": "1Gi"}}
+    if limit is not None:
+        resources["limits"]["nvidia.com/gpu"] = limit
+    return deployment(container(resources=resources))
+
+
+@pytest.mark.parametrize(
+    ("request_", "limit"),
+    [(1, "1"), ("1", 1), (1, 1.0), ("1", "1"), (2, "2"), ("1000m", 1)],
+)
+def test_gpu_requests_equal_to_limits_compare_as_quantities(request_: Any, limit: Any) -> None:
+    # CrossGuard hands 1 over as 1.0; a quantity written as a string is the same amount.
+    assert messages("GP-K8S-010", _gpu(request_, limit)) == []
+
+
+def test_gpu_request_other_than_limit_prints_whole_numbers() -> None:
+    assert messages("GP-K8S-010", _gpu(2, "1")) == [
+        "[GP-K8S-010] spec.template.spec containers[0] app requests 2 GPU(s) but limits 1"
+    ]
+    assert messages("GP-K8S-010", _gpu(1, None)) == [
+        "[GP-K8S-010] spec.template.spec containers[0] app requests 1 GPU(s) but limits none"
+    ]
+
+
+def test_numbers_print_as_written_not_as_crossguard_floats() -> None:
+    [message] = messages("GP-K8S-004", deployment(container(ports=[{"hostPort": 8080}])))
+    assert message.endswith("binds hostPort 8080")
+
+
+@pytest.mark.parametrize(
+    ("pod", "security", "fragment"),
+    [
+        # Pod Security admission refuses a pod-level false even when containers say true.
+        ({"runAsNonRoot": False}, {}, "sets runAsNonRoot: false for the pod"),
+        ({"runAsUser": 0}, {}, "runs the pod as root (securityContext.runAsUser: 0)"),
+        ({}, {"runAsUser": 0}, "app runs as root (securityContext.runAsUser: 0)"),
+    ],
+)
+def test_run_as_non_root_follows_pod_security_admission(
+    pod: dict[str, Any], security: dict[str, Any], fragment: str
+) -> None:
+    bad = deployment(container(security=security), securityContext=pod)
+    assert_reports("GP-K8S-006", bad, fragment)
+
+
+def test_run_as_non_root_accepts_the_pod_level_setting_and_non_zero_users() -> None:
+    inherited = container()
+    del inherited["securityContext"]["runAsNonRoot"]
+    ok = deployment(inherited, securityContext={"runAsNonRoot": True, "runAsUser": 1000})
+    assert messages("GP-K8S-006", ok) == []
+    assert messages("GP-K8S-006", deployment(container(security={"runAsUser": 65532}))) == []
+
+
+def test_drop_all_is_case_sensitive_like_pod_security_admission() -> None:
+    lower = deployment(container(security={"capabilities": {"drop": ["all"]}}))
+    assert_reports("GP-K8S-007", lower, "does not drop ALL capabilities")
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["gcr.io/attacker/evil:1", "quay.io/attacker/evil:1", "public.ecr.aws/attacker/evil:1"],
+)
+def test_registries_are_narrowed_to_the_platform_orgs(image: str) -> None:
+    assert_reports("GP-K8S-012", deployment(container(image=image)), "not from an allowed registry")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "gcr.io/knative-releases/knative.dev/serving/cmd/queue:v1.21.3",
+        "quay.io/prometheus/node-exporter:v1.9.1",
+        "public.ecr.aws/karpenter/controller:1.14.1",
+        "docker.io/istio/proxyv2:1.27.9",
+        "kserve/huggingfaceserver:v0.20.0-gpu",
+    ],
+)
+def test_platform_images_come_from_allowed_registries(image: str) -> None:
+    assert messages("GP-K8S-012", deployment(container(image=image))) == []
+
+
+def test_model_storage_rule_tells_users_to_set_their_own_bucket() -> None:
+    from policies.catalogue import by_name
+
+    rule = by_name()["kserve-allowed-model-storage"]
+    assert "allowedModelPrefixes" in rule.remediation and "own" in rule.remediation
+    assert "allowedModelPrefixes" in rule.description
+
+
+def _denies(spec: Any, namespace: Any = "apps") -> bool:
+    ns = (NAMESPACE, "ns", {"metadata": {"name": "apps"}})
+    policy = (NETPOL, "p", {"metadata": {"name": "p", "namespace": namespace}, "spec": spec})
+    return messages("GP-K8S-018", ns, policy) == []
+
+
+def test_default_deny_without_policy_types_defaults_to_ingress() -> None:
+    # Kubernetes fills in policyTypes: [Ingress] (plus Egress with egress rules).
+    assert _denies({"podSelector": {}})
+    assert _denies({"podSelector": {}, "egress": [{"to": [{"podSelector": {}}]}]})
+    assert not _denies({"podSelector": {}, "policyTypes": ["Egress"]})
+    assert not _denies({"podSelector": {}, "ingress": [{}]})
+    assert not _denies({"podSelector": {"matchLabels": {"app": "x"}}})
+
+
+def test_explicit_nulls_are_absent_values_not_a_crash() -> None:
+    # K8S-016: labels null is no label.
+    null_labels = (NAMESPACE, {"metadata": {"name": "apps", "labels": None}})
+    assert "no pod-security.kubernetes.io/enforce" in messages("GP-K8S-016", null_labels)[0]
+    # K8S-018: a null spec is the API server's zero spec: podSelector {} and
+    # policyTypes [Ingress], a default deny; nulls elsewhere mean absent too.
+    assert _denies(None)
+    assert _denies({"podSelector": None, "policyTypes": None, "ingress": None})
+    assert not _denies(None, namespace=None)  # metadata.namespace null: `default`
+    # Workloads with null metadata or specs neither crash nor hide a namespace.
+    assert messages("GP-K8S-018", (DEPLOYMENT, {"metadata": None, "spec": None})) == [
+        "[GP-K8S-018] namespace default has no default-deny ingress NetworkPolicy"
+    ]
+    assert messages("GP-K8S-001", (DEPLOYMENT, {"metadata": None, "spec": None})) == []
+
+
 _RUNTIME_CONTAINER = "spec.containers.0.securityContext"
 
 # rule -> (shipped stack, mutation that breaks exactly that rule)
@@ -294,7 +414,16 @@ MUTATIONS: dict[str, tuple[str, Mutation]] = {
             "ftp-model",
             {
                 "metadata": {"name": "m", "namespace": "models"},
-                "spec": {"predictor": {"model": {"storageUri": "ftp://example.com/m"}}},
+                # Otherwise a compliant model container, so only the storage rule fires.
+                "spec": {
+                    "predictor": {
+                        "model": {
+                            **{k: v for k, v in SAFE_CONTAINER.items() if k != "image"},
+                            "modelFormat": {"name": "sklearn"},
+                            "storageUri": "ftp://example.com/m",
+                        }
+                    }
+                },
             },
         ),
     ),

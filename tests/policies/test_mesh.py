@@ -2,7 +2,13 @@
 
 import pytest
 
-from tests.policies.harness import Mutation, add_resource, messages, remove_resources, set_input
+from tests.policies.harness import (
+    Mutation,
+    add_resource,
+    messages,
+    remove_resources,
+    violations,
+)
 
 PEER = "kubernetes:security.istio.io/v1:PeerAuthentication"
 DR = "kubernetes:networking.istio.io/v1:DestinationRule"
@@ -37,6 +43,54 @@ def test_mesh_wide_strict_peer_authentication_must_exist_with_istio() -> None:
 
 
 @pytest.mark.parametrize(
+    "istio",
+    [
+        ("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod"}),
+        ("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istio/istiod"}),
+        ("kubernetes:helm.sh/v4:Chart", "istiod", {"chart": "istiod", "version": "1.27.9"}),
+        (
+            "kubernetes:helm.sh/v4:Chart",
+            "istiod",
+            {"chart": "oci://registry.example.com/charts/istiod:1.27.9"},
+        ),
+    ],
+    ids=["release", "repo-prefixed", "chart-v4", "oci-with-version"],
+)
+def test_istio_is_found_through_any_helm_chart_reference(istio: tuple) -> None:
+    found = messages("GP-MESH-002", istio)
+    assert found and "no mesh-wide STRICT PeerAuthentication" in found[0]
+    assert messages("GP-MESH-002", istio, (PEER, "strict", peer("STRICT")[1])) == []
+    not_istio = (istio[0], "other", {"chart": "oci://registry.example.com/charts/istiod-proxy"})
+    assert messages("GP-MESH-002", not_istio) == []
+
+
+def test_explicit_nulls_are_absent_values_not_a_crash() -> None:
+    assert messages("GP-MESH-004", (AUTHZ, {"metadata": {"name": "a"}, "spec": None})) == []
+    null_action = (AUTHZ, {"metadata": {"name": "a"}, "spec": {"action": None, "rules": [{}]}})
+    assert "allows every request" in messages("GP-MESH-004", null_action)[0]
+    assert messages("GP-MESH-001", (PEER, {"spec": {"portLevelMtls": {"80": None}}})) == []
+    assert messages("GP-MESH-003", (DR, {"spec": {"trafficPolicy": None}})) == []
+    # A null spec is no mesh-wide STRICT policy.
+    assert messages("GP-MESH-002", ISTIOD, (PEER, {"metadata": None, "spec": None}))
+
+
+def test_mesh_rules_take_the_unknown_path_not_a_crash() -> None:
+    unknown = (
+        PEER,
+        {
+            "metadata": {"name": "default", "namespace": "istio-system"},
+            "spec": {"mtls": {"mode": "@unknown"}},
+        },
+    )
+    [found] = violations("GP-MESH-001", unknown)
+    assert found.level == "advisory" and "cannot be known during preview" in found.message
+    # The mesh-wide stack rule reads the same field: advisory, for the stack.
+    [stack] = violations("GP-MESH-002", ISTIOD, (PEER, "p", unknown[1]))
+    assert stack.level == "advisory" and "cannot be known during preview" in stack.message
+    assert stack.type == "pulumi:pulumi:Stack"
+
+
+@pytest.mark.parametrize(
     ("bad", "fragment"),
     [
         ({"trafficPolicy": {"tls": {"mode": "DISABLE"}}}, "turns TLS off"),
@@ -46,7 +100,7 @@ def test_mesh_wide_strict_peer_authentication_must_exist_with_istio() -> None:
                     "portLevelSettings": [{"port": {"number": 9000}, "tls": {"mode": "DISABLE"}}]
                 }
             },
-            "turns TLS off on port 9000",
+            "turns TLS off on port 9000",  # not 9000.0: CrossGuard hands numbers as floats
         ),
     ],
 )
@@ -79,7 +133,18 @@ def test_authorization_policy_allow_all() -> None:
 
 
 MUTATIONS: dict[str, tuple[str, Mutation]] = {
-    "GP-MESH-001": ("local", set_input(PEER, "spec.mtls.mode", "PERMISSIVE")),
+    # A namespace's own PERMISSIVE policy: the mesh-wide STRICT one stays (MESH-002 holds).
+    "GP-MESH-001": (
+        "local",
+        add_resource(
+            PEER,
+            "permissive",
+            {
+                "metadata": {"name": "legacy", "namespace": "models"},
+                "spec": {"mtls": {"mode": "PERMISSIVE"}},
+            },
+        ),
+    ),
     "GP-MESH-002": ("local", remove_resources(PEER, lambda r: True)),
     "GP-MESH-003": (
         "local",

@@ -1,9 +1,14 @@
 """The pack as a whole: every rule documented, in the pack, and able to fire on a real graph."""
 
+import ast
 import copy
 import json
+import os
 import runpy
+import shutil
+import subprocess
 import sys
+import sysconfig
 import types
 from functools import cache
 from pathlib import Path
@@ -49,11 +54,32 @@ def test_at_least_45_rules_with_every_field_a_reviewer_needs() -> None:
         assert rule.remediation and rule.anchor and rule.resource_types, rule.id
 
 
-def test_catalogue_holds_every_rule_the_family_modules_define() -> None:
-    defined = [r for module in FAMILIES for r in vars(module).values() if isinstance(r, Rule)]
-    in_tuples = [r for module in FAMILIES for r in module.RULES]
-    assert set(map(id, defined)) <= set(map(id, in_tuples))
-    assert [r.id for r in RULES] == [r.id for r in in_tuples]
+def _rule_constructions(module: types.ModuleType) -> int:
+    """How many times the module's source calls Rule(...)."""
+    tree = ast.parse(Path(str(module.__file__)).read_text())
+    return sum(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Rule"
+        for node in ast.walk(tree)
+    )
+
+
+@pytest.mark.parametrize("module", FAMILIES, ids=[m.__name__ for m in FAMILIES])
+def test_every_rule_a_family_module_constructs_is_in_its_rules(module: types.ModuleType) -> None:
+    # A Rule(...) left out of the module's RULES tuple would never reach the pack.
+    assert _rule_constructions(module) == len(module.RULES)
+    assert all(isinstance(rule, Rule) for rule in module.RULES)
+
+
+def test_catalogue_is_exactly_the_family_rules_in_order() -> None:
+    in_tuples = [rule for module in FAMILIES for rule in module.RULES]
+    assert list(RULES) == in_tuples
+    assert all(a is b for a, b in zip(RULES, in_tuples, strict=True))
+    # Every module of the pack that defines rules is one of the families.
+    modules = {p.stem for p in (ROOT / "policies").glob("*.py")}
+    with_rules = {
+        name for name in modules if "Rule(" in (ROOT / "policies" / f"{name}.py").read_text()
+    }
+    assert with_rules == {m.__name__.rsplit(".", 1)[1] for m in FAMILIES}
 
 
 def test_the_pack_entry_point_hands_every_rule_to_the_policy_pack(monkeypatch: Any) -> None:
@@ -71,8 +97,75 @@ def test_the_pack_entry_point_hands_every_rule_to_the_policy_pack(monkeypatch: A
     assert captured["name"] == "gpuplane"
 
 
+_PACK_LOADER = """
+import json, runpy, sys
+sys.path.append({site!r})
+import pulumi_policy
+captured = {{}}
+pulumi_policy.PolicyPack = lambda **kwargs: captured.update(kwargs)
+runpy.run_path(".", run_name="__main__")
+pack = sys.modules["policies"]
+print(json.dumps({{
+    "name": captured["name"],
+    "policies": [p.name for p in captured["policies"]],
+    "package_path": list(pack.__path__),
+    "files": sorted(m.__file__ for n, m in sys.modules.items() if n.startswith("policies.")),
+    "outside": sorted(n for n in ("components", "gpuplane", "tests") if n in sys.modules),
+}}))
+"""
+
+
+def test_the_pack_loads_from_a_copy_of_its_own_directory_alone(tmp_path: Path) -> None:
+    # As Pulumi runs it in the pack's virtualenv (or after `pulumi policy publish`): from
+    # the pack's directory, under any name, with no repository on sys.path. `python -S`
+    # skips site-packages' .pth files (the editable install that maps the repository);
+    # site-packages itself is appended by hand, for pulumi and pulumi_policy.
+    pack = tmp_path / "my-pack"
+    shutil.copytree(ROOT / "policies", pack, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+    site = sysconfig.get_paths()["purelib"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _PACK_LOADER.format(site=site)],
+        cwd=pack,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    assert loaded["name"] == "gpuplane"
+    assert loaded["policies"] == [r.name for r in RULES]
+    assert loaded["package_path"] == [str(pack.resolve())]
+    assert loaded["files"] and all(f.startswith(str(pack.resolve())) for f in loaded["files"])
+    assert loaded["outside"] == []
+
+
 def test_every_rule_has_a_mutation() -> None:
     assert sorted(MUTATIONS) == sorted(r.id for r in RULES)
+
+
+# Rules a mutation may break beside its own, because the two read the same thing; any
+# other rule firing means the mutation (or a rule) has drifted.
+CO_FIRING: dict[str, dict[str, str]] = {
+    "GP-GCP-004": {"GP-STACK-001": "both require the cluster's Workload Identity pool"},
+    "GP-AZ-010": {"GP-STACK-001": "both require the cluster's workload identity"},
+    "GP-K8S-014": {
+        "GP-K8S-018": "a workload in `default` puts that namespace, without a default-deny "
+        "policy, in scope"
+    },
+    "GP-HELM-002": {
+        "GP-HELM-003": "an http:// repository is never on the allow-list of https/oci URLs"
+    },
+}
+
+
+def test_co_firing_allowances_name_known_rules() -> None:
+    ids = {r.id for r in RULES}
+    for rule_id, extra in CO_FIRING.items():
+        assert rule_id in ids and set(extra) <= ids and rule_id not in extra
+        assert all(reason for reason in extra.values())
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
@@ -93,6 +186,8 @@ def test_mutating_a_shipped_stack_breaks_exactly_that_rule(rule: Rule, tmp_path:
     report = json.loads(result.output)
     fired = [v for v in report["violations"] if v["id"] == rule.id]
     assert fired, f"{rule.id} did not fire on the mutated {stack_name} graph"
+    others = {v["id"] for v in report["violations"]} - {rule.id}
+    assert others <= set(CO_FIRING.get(rule.id, {})), f"{rule.id}'s mutation also breaks {others}"
     assert all("cannot be known" not in v["message"] for v in fired)
     assert result.exit_code == (1 if rule.level == "mandatory" else 0) or any(
         v["level"] == "mandatory" for v in report["violations"]
