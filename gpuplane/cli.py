@@ -318,8 +318,11 @@ def diff_command(
     stack: StackOption = None,
     fmt: ReportFormatOption = ReportFormat.text,
 ) -> None:
-    """Plan a stack at --base and in the working tree; show resources, cost, policy and
-    estimate changes."""
+    """Compare a stack planned at --base with the working tree.
+
+    Shows resources added, removed and changed, the cost delta, new and fixed policy
+    violations, and the deploy estimate delta.
+    """
     name = stack or DEFAULT_STACK
     head_config = _select(name, None)
     head, _ = _plan(head_config)
