@@ -1,6 +1,9 @@
 """The `gpuplane` command."""
 
+import asyncio
+import atexit
 import contextlib
+import gc
 import json
 import sys
 import time
@@ -344,5 +347,16 @@ def _root() -> None:
     """gpuplane: plan the GPU inference platform offline, with no cloud credentials."""
 
 
+def _close_stray_event_loops() -> None:
+    """Pulumi's sync-await helper leaves event loops behind (one per worker thread that
+    awaited); close them before interpreter shutdown, where their destructors would
+    print a spurious "Invalid file descriptor" error."""
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.BaseEventLoop) and not obj.is_closed():
+            with contextlib.suppress(Exception):
+                obj.close()
+
+
 def main() -> None:
+    atexit.register(_close_stray_event_loops)
     app()

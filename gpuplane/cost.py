@@ -135,9 +135,32 @@ class _Pricer:
         return float(entry["gb_month"]) / HOURS_PER_MONTH
 
 
+_PACKAGES = {"aws": "aws", "gcp": "gcp", "azure-native": "azure"}
+
+
+def _cloud(graph: ResourceGraph) -> str:
+    """The stack's `cloud` output, or (graphs planned before it existed) the cloud whose
+    provider packages the graph uses."""
+    cloud = graph.outputs.get("cloud")
+    if isinstance(cloud, str) and cloud:
+        return cloud
+    found = {_PACKAGES[r.package] for r in graph if r.package in _PACKAGES}
+    return found.pop() if len(found) == 1 else ("existing" if not found else "mixed")
+
+
 def _region(graph: ResourceGraph) -> str | None:
+    """The stack's `region` output, or the region its resources name."""
     region = graph.outputs.get("region")
-    return str(region) if isinstance(region, str) and region else None
+    if isinstance(region, str) and region:
+        return region
+    for r in graph:
+        if r.type == "aws:ec2/subnet:Subnet" and r.inputs.get("availabilityZone"):
+            return str(r.inputs["availabilityZone"])[:-1]
+        if r.package == "gcp" and isinstance(r.inputs.get("region"), str):
+            return str(r.inputs["region"])
+        if r.package == "azure-native" and isinstance(r.inputs.get("location"), str):
+            return str(r.inputs["location"])
+    return None
 
 
 def _gib(value: Any) -> float | None:
@@ -218,6 +241,21 @@ class _Builder:
         gb_price = self.pricer.gb_hourly("ebs_gp3")
         if gib and gb_price is not None:
             self.item(r, f"gp3 volumes: 0..{peak} x {gib:g} GiB", 0.0, gb_price * gib * peak)
+        throughput = max(
+            (
+                float((m.get("ebs") or {}).get("throughput") or 0)
+                for c in self.graph.by_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
+                if c.get("metadata.name") == node_class
+                for m in (c.inputs.get("spec") or {}).get("blockDeviceMappings") or []
+            ),
+            default=0.0,
+        )
+        if throughput > 125:
+            self.unpriced(r, f"NodePool {name}: gp3 throughput above 125 MB/s ({throughput:g})")
+        if (spec.get("template", {}).get("spec", {}).get("nodeClassRef") or {}).get(
+            "group"
+        ) == "eks.amazonaws.com":
+            self.unpriced(r, f"NodePool {name}: EKS Auto Mode's per-instance fee and disk")
 
     def load_balancer(self) -> None:
         """The Istio gateway's LoadBalancer Service: one cloud load balancer."""
@@ -231,6 +269,17 @@ class _Builder:
                 self.report.cloud
             ]
             self.service(release, key, "ingress load balancer")
+            if self.report.cloud == "aws":
+                # An internet-facing NLB holds one public IPv4 address per subnet (zone).
+                zones = sum(
+                    1
+                    for s in self.graph.by_type("aws:ec2/subnet:Subnet")
+                    if s.inputs.get("tags", {}).get("kubernetes.io/role/elb") == "1"
+                )
+                if zones:
+                    self.service(release, "public_ipv4", f"ingress NLB addresses ({zones})", zones)
+            if self.report.cloud == "azure":
+                self.service(release, "public_ip_standard_static", "ingress public IP")
 
 
 def _aws(b: _Builder) -> None:
@@ -285,7 +334,11 @@ def _gcp(b: _Builder) -> None:
         else:
             b.item(r, "GKE control plane", price, price, note)
         if r.inputs.get("enableAutopilot") is True:
-            b.unpriced(r, "Autopilot bills each pod's requests; GPU capacity is not priced here")
+            b.unpriced(
+                r,
+                "Autopilot bills each pod's requests (the platform's pods at idle, GPU pods "
+                "at peak): not priced here",
+            )
     for r in g.by_type("gcp:container/nodePool:NodePool"):
         config = r.inputs.get("nodeConfig") or {}
         scaling = r.inputs.get("autoscaling") or {}
@@ -347,10 +400,18 @@ def _azure(b: _Builder) -> None:
             peak = int(pool.get("maxCount") or idle) if autoscale else count
             spot = pool.get("scaleSetPriority") == "Spot"
             b.nodes(r, pool.get("vmSize"), idle, peak, spot, f"node pool {name}")
+            if peak:
+                b.unpriced(
+                    r, f"node pool {name}: OS disks (managed disk tiers are not in the table)"
+                )
     for r in g.by_type("azure-native:network:NatGateway"):
         b.service(r, "nat_gateway", "NAT gateway")
     for r in g.by_type("azure-native:network:PublicIPAddress"):
         b.service(r, "public_ip_standard_static", "static public IP")
+    for r in g.by_type("azure-native:containerservice:ManagedCluster"):
+        outbound = (r.inputs.get("networkProfile") or {}).get("outboundType", "loadBalancer")
+        if outbound == "loadBalancer":
+            b.service(r, "public_ip_standard_static", "AKS outbound public IP")
     for r in g.by_type("kubernetes:karpenter.sh/v1:NodePool"):
         b.karpenter_pool(r)
     b.load_balancer()
@@ -361,7 +422,7 @@ _CLOUDS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
 
 def cost(graph: ResourceGraph) -> CostReport:
     """The stack's idle and peak cost under its cloud's price table."""
-    cloud = str(graph.outputs.get("cloud") or "")
+    cloud = _cloud(graph)
     region = _region(graph)
     if cloud not in _CLOUDS:
         return CostReport(
@@ -369,6 +430,11 @@ def cost(graph: ResourceGraph) -> CostReport:
             cloud=cloud or "unknown",
             region=region,
             price_table={"source": "none: the cluster is not created by gpuplane", "date": ""},
+            unpriced=(
+                [Unpriced("", "", "", "the graph uses no single cloud's resources")]
+                if cloud == "mixed"
+                else []
+            ),
         )
     table = price_table(cloud)
     report = CostReport(
@@ -378,10 +444,12 @@ def cost(graph: ResourceGraph) -> CostReport:
         price_table={"source": str(table.get("source", "")), "date": str(table.get("date", ""))},
     )
     if region not in table.get("regions", {}):
+        # The table's service fees are that region's too: nothing is priced elsewhere.
         known = ", ".join(table.get("regions", {})) or "none"
         report.unpriced.append(
-            Unpriced("", "", "", f"region {region} has no instance prices (tables cover {known})")
+            Unpriced("", "", "", f"region {region}: the {cloud} price table covers only {known}")
         )
+        return report
     _CLOUDS[cloud](_Builder(graph, report, _Pricer(table, region)))
     return report
 

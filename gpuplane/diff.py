@@ -111,6 +111,18 @@ class Diff:
         }
 
 
+_OPTIONS = (
+    "dependencies",
+    "protect",
+    "ignore_changes",
+    "delete_before_replace",
+    "retain_on_delete",
+    "replace_on_changes",
+    "parent",
+    "provider",
+)
+
+
 def _brief(resource: Any) -> dict[str, str]:
     return {"urn": resource.urn, "type": resource.type, "name": resource.name}
 
@@ -124,7 +136,12 @@ def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> D
     for urn in sorted(set(base.resources) - set(head.resources)):
         diff.removed.append(_brief(base.get(urn)))
     for urn in sorted(set(base.resources) & set(head.resources)):
-        paths = changed_paths(base.get(urn).inputs, head.get(urn).inputs)
+        old_r, new_r = base.get(urn), head.get(urn)
+        paths = changed_paths(old_r.inputs, new_r.inputs)
+        # Options change what the engine does too (ordering, protection, deletion).
+        for option in _OPTIONS:
+            if getattr(old_r, option) != getattr(new_r, option):
+                paths.append(f"({option})")
         if paths:
             diff.changed.append({**_brief(head.get(urn)), "paths": paths})
 
@@ -135,6 +152,9 @@ def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> D
         diff.cost[f"{key}_base"] = round(old, 4)
         diff.cost[f"{key}_head"] = round(new, 4)
         diff.cost[f"{key}_delta"] = round(new - old, 4)
+    # What the delta cannot show: items neither table prices.
+    diff.cost["unpriced_base"] = len(before.unpriced) if before else 0
+    diff.cost["unpriced_head"] = len(after.unpriced)
 
     def keyed(graph: ResourceGraph) -> dict[tuple[str, str, str], dict[str, str]]:
         if not graph.resources:
@@ -181,6 +201,12 @@ def markdown(diff: Diff) -> str:
         f" · {len(v['new'])} new, {len(v['fixed'])} fixed policy violation(s)",
         "",
     ]
+    if c["unpriced_head"] != c["unpriced_base"]:
+        lines += [
+            f"Unpriced items: {c['unpriced_base']} -> {c['unpriced_head']} "
+            "(`gpuplane cost` lists them): the cost delta leaves them out.",
+            "",
+        ]
     if v["new"]:
         lines += ["| new violation | level | resource | message |", "|---|---|---|---|"]
         lines += [
@@ -215,6 +241,7 @@ def text(diff: Diff) -> str:
         f"cost: idle {_money(c['idle_hourly_delta'])}/h ({_money(c['idle_monthly_delta'])}/month),"
         f" peak {_money(c['peak_hourly_delta'])}/h ({_money(c['peak_monthly_delta'])}/month) USD"
     )
+    lines.append(f"unpriced items: {c['unpriced_base']} -> {c['unpriced_head']}")
     lines.append(
         f"estimate: {e['critical_path_minutes_base']:.1f} -> "
         f"{e['critical_path_minutes_head']:.1f} min"

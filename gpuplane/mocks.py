@@ -320,6 +320,11 @@ def _aks_user_credentials(args: Mapping[str, Any], region: str) -> dict[str, Any
     }
 
 
+def _gcp_generic(name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """GCP resources are auto-named like Pulumi does (resource name + 7 hex) when unnamed."""
+    return {} if inputs.get("name") else {"name": f"{name}-{stable_hex(name, length=7)}"}
+
+
 # Computed outputs by resource type (or by package prefix ending in ':').
 OUTPUTS: dict[str, OutputModel] = {
     "kubernetes:": _k8s_metadata,
@@ -334,6 +339,7 @@ OUTPUTS: dict[str, OutputModel] = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:storage/bucket:Bucket": _gcs_bucket,
     "gcp:kms/cryptoKey:CryptoKey": _kms_crypto_key,
+    "gcp:": _gcp_generic,
     **{
         f"azure-native:{typ}": _azure_resource(f"azure-native:{typ}")
         for typ in (*_AZURE_TYPES, "resources:ResourceGroup")

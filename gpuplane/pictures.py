@@ -59,7 +59,7 @@ def mermaid(graph: ResourceGraph) -> str:
             lines.append(f'  subgraph {ids[owner_urn]}["{_mermaid_text(owner.name)}"]')
             indent = "    "
         for r in members:
-            label = _mermaid_text(f"{r.name}<br/>{r.type.rsplit(':', 1)[-1]}")
+            label = f"{_mermaid_text(r.name)}<br/>{_mermaid_text(r.type.rsplit(':', 1)[-1])}"
             lines.append(f'{indent}{ids[r.urn]}["{label}"]')
         if owner_urn is not None:
             lines.append("  end")

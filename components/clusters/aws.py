@@ -280,7 +280,9 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=[log_group, *cluster_grants, *net.egress, *sg_rules],
+                # Not the NAT routes: the control plane needs no egress from the VPC; the
+                # nodes wait for them instead, which saves minutes of a first deploy.
+                depends_on=[log_group, *cluster_grants, *sg_rules],
             ),
         )
 
@@ -344,7 +346,8 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[*node_grants, *networking],
+                # Nodes pull images and join through the NAT gateway.
+                depends_on=[*node_grants, *networking, *net.egress],
                 # Scaled by hand or by an operator after creation; keep their count.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),

@@ -75,10 +75,28 @@ def test_unknown_machine_and_region_are_unpriced_not_guessed() -> None:
     assert report.items == []
     [entry] = report.unpriced
     assert "m99.large has no price for us-east-1" in entry.reason
-    elsewhere = cost(graph("aws", "eu-north-1", ("aws:eks/nodeGroup:NodeGroup", "sys", NODE_GROUP)))
-    reasons = [u.reason for u in elsewhere.unpriced]
-    assert any("region eu-north-1 has no instance prices" in r for r in reasons)
-    assert elsewhere.idle_hourly == 0
+    elsewhere = cost(
+        graph(
+            "aws",
+            "eu-north-1",
+            ("aws:eks/nodeGroup:NodeGroup", "sys", NODE_GROUP),
+            ("aws:ec2/natGateway:NatGateway", "nat", {}),
+            ("aws:eks/cluster:Cluster", "eks", {}),
+        )
+    )
+    # The table's service fees are us-east-1's: nothing is priced in another region.
+    assert elsewhere.items == []
+    [entry] = elsewhere.unpriced
+    assert "region eu-north-1: the aws price table covers only us-east-1" in entry.reason
+
+
+def test_graphs_without_cloud_and_region_outputs_are_still_priced(stack_graphs: dict) -> None:
+    # Graphs planned before the stacks exported cloud and region (e.g. a diff's base).
+    current = stack_graphs["azure-dev"]
+    older = ResourceGraph(
+        project=current.project, stack=current.stack, resources=dict(current.resources), outputs={}
+    )
+    assert cost(older).to_json()["idle_hourly"] == cost(current).to_json()["idle_hourly"] > 0
 
 
 def test_gke_spot_pool_uses_the_spot_price() -> None:
@@ -119,8 +137,13 @@ def test_aks_tiers_and_pools() -> None:
     prices = price_table("azure")["regions"]["eastus"]["instances"]
     d2 = prices["Standard_D2s_v5"]["on_demand"]
     t4 = prices["Standard_NC4as_T4_v3"]["on_demand"]
-    assert report.idle_hourly == pytest.approx(0.10 + 3 * d2)
-    assert report.peak_hourly == pytest.approx(0.10 + 3 * d2 + 2 * t4)
+    # Standard tier, three system nodes and the outbound IP of AKS's load balancer
+    # (outboundType defaults to loadBalancer) idle; two T4 nodes more at peak.
+    ip = price_table("azure")["services"]["public_ip_standard_static"]["hourly"]
+    assert report.idle_hourly == pytest.approx(0.10 + 3 * d2 + ip)
+    assert report.peak_hourly == pytest.approx(0.10 + 3 * d2 + ip + 2 * t4)
+    disks = [u.reason for u in report.unpriced]
+    assert "node pool t4: OS disks (managed disk tiers are not in the table)" in disks
 
 
 def test_existing_clusters_cost_nothing_here(local_graph: ResourceGraph) -> None:

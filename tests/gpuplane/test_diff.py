@@ -59,6 +59,13 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
+    # The base commit's own code differs: it pins another KServe chart version. The
+    # diff must plan the base with that code, not the installed one.
+    versions = repo / "components" / "versions.py"
+    pinned = versions.read_text()
+    versions.write_text(pinned.replace('_KSERVE = "v0.20.0"', '_KSERVE = "v0.19.0"'))
+    _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qam", "old")
+    versions.write_text(pinned)
     stack = repo / "stacks" / "Pulumi.aws-dev.yaml"
     config = yaml.safe_load(stack.read_text())
     settings = config["config"]
@@ -85,6 +92,8 @@ def test_diff_of_two_commits(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> 
     removed = {x["type"] for x in diff["removed"]}
     assert "gpuplane:serving:Monitoring" in removed
     changed = {x["name"]: x["paths"] for x in diff["changed"]}
+    # The base's own code ran: its KServe charts were v0.19.0.
+    assert "version" in changed["gpuplane-dev-serving-kserve-controller"]
     assert "scalingConfig.desiredSize" in changed["gpuplane-dev-system"]
     assert "spec.limits.nodes" in changed["gpuplane-dev-nodepool-l4"]
     cost = diff["cost"]

@@ -112,6 +112,8 @@ def test_mermaid_is_well_formed(stack_graphs: dict) -> None:
     assert text.count("subgraph ") == text.count("\n  end")
     nodes, edges = _mermaid_ids(text)
     assert edges and all(a in nodes and b in nodes for a, b in edges)
+    # Every label is name<br/>kind, nothing stripped.
+    assert '["gpuplane-dev-eks<br/>Cluster"]' in text
 
 
 def test_dot_is_well_formed(stack_graphs: dict) -> None:

@@ -726,3 +726,18 @@ def test_serving_stack_waits_for_nodes_and_dns_not_block_storage(
     assert depends_on(graph, istiod, addons["vpc-cni"])
     # The serving stack mounts no volumes: the EBS CSI add-on comes up beside it.
     assert not depends_on(graph, istiod, addons["aws-ebs-csi-driver"])
+
+
+@pytest.mark.parametrize("stack", LIVE_STACKS)
+def test_nodes_not_the_control_plane_wait_for_nat_egress(
+    graphs: dict[str, ResourceGraph], stack: str
+) -> None:
+    graph = graphs[stack]
+    cluster = one_of_type(graph, "aws:eks/cluster:Cluster")
+    node_group = one_of_type(graph, "aws:eks/nodeGroup:NodeGroup")
+    nat_routes = [r for r in graph.by_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs]
+    assert nat_routes
+    for route in nat_routes:
+        # Nodes pull images and join through NAT; the control plane needs no VPC egress.
+        assert route.urn in node_group.dependencies
+        assert not depends_on(graph, cluster, route)
