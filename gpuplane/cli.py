@@ -7,9 +7,10 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -231,6 +232,18 @@ class ReportFormat(StrEnum):
 ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
+def _emit(
+    fmt: ReportFormat, data: Callable[[], Any], md: Callable[[], str], txt: Callable[[], str]
+) -> None:
+    """Write a report in the chosen format."""
+    if fmt is ReportFormat.json:
+        sys.stdout.write(json.dumps(data(), indent=2) + "\n")
+    elif fmt is ReportFormat.markdown:
+        sys.stdout.write(md())
+    else:
+        sys.stdout.write(txt())
+
+
 @app.command("cost")
 def cost_command(
     stack: StackOption = None,
@@ -244,12 +257,7 @@ def cost_command(
         result = cost.cost(planned)
     except cost.PriceError as exc:
         raise _fail(str(exc)) from None
-    if fmt is ReportFormat.json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-    elif fmt is ReportFormat.markdown:
-        sys.stdout.write(cost.markdown(result))
-    else:
-        sys.stdout.write(cost.text(result))
+    _emit(fmt, result.to_json, lambda: cost.markdown(result), lambda: cost.text(result))
 
 
 @app.command("estimate")
@@ -262,12 +270,12 @@ def estimate_command(
     """Minutes to a working platform from an empty account: the critical path."""
     planned, _ = _load_graph(stack, stack_file, graph)
     result = estimate.estimate(planned)
-    if fmt is ReportFormat.json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
-    elif fmt is ReportFormat.markdown:
-        sys.stdout.write(estimate.markdown(planned, result))
-    else:
-        sys.stdout.write(estimate.text(planned, result))
+    _emit(
+        fmt,
+        result.to_json,
+        lambda: estimate.markdown(planned, result),
+        lambda: estimate.text(planned, result),
+    )
 
 
 class PictureFormat(StrEnum):
@@ -334,12 +342,7 @@ def diff_command(
     except diff.DiffError as exc:
         raise _fail(str(exc)) from None
     result = diff.compare(base_graph, head, base)
-    if fmt is ReportFormat.json:
-        sys.stdout.write(diff.as_json(result))
-    elif fmt is ReportFormat.markdown:
-        sys.stdout.write(diff.markdown(result))
-    else:
-        sys.stdout.write(diff.text(result))
+    _emit(fmt, result.to_json, lambda: diff.markdown(result), lambda: diff.text(result))
 
 
 @app.callback()

@@ -42,17 +42,24 @@ def _component(graph: ResourceGraph, resource: Resource) -> Resource | None:
     return None
 
 
-def mermaid(graph: ResourceGraph) -> str:
-    """`flowchart LR`, one subgraph per component, an arrow from each dependency."""
-    ids = _ids(graph)
+def _groups(
+    graph: ResourceGraph,
+) -> tuple[list[tuple[str | None, list[Resource]]], set[str]]:
+    """The shown resources grouped by their nearest component, and their URNs."""
     shown = _shown(graph)
-    keep = {r.urn for r in shown}
-    lines = ["flowchart LR"]
     groups: dict[str | None, list[Resource]] = {}
     for resource in shown:
         owner = _component(graph, resource)
         groups.setdefault(owner.urn if owner else None, []).append(resource)
-    for owner_urn, members in sorted(groups.items(), key=lambda kv: kv[0] or ""):
+    return sorted(groups.items(), key=lambda kv: kv[0] or ""), {r.urn for r in shown}
+
+
+def mermaid(graph: ResourceGraph) -> str:
+    """`flowchart LR`, one subgraph per component, an arrow from each dependency."""
+    ids = _ids(graph)
+    groups, keep = _groups(graph)
+    lines = ["flowchart LR"]
+    for owner_urn, members in groups:
         indent = "  "
         if owner_urn is not None:
             owner = graph.get(owner_urn)
@@ -74,18 +81,13 @@ def mermaid(graph: ResourceGraph) -> str:
 def dot(graph: ResourceGraph) -> str:
     """Graphviz DOT: components as `cluster_` subgraphs, edges from each dependency."""
     ids = _ids(graph)
-    shown = _shown(graph)
-    keep = {r.urn for r in shown}
+    groups, keep = _groups(graph)
     lines = [
         f'digraph "{graph.project}-{graph.stack}" {{',
         "  rankdir=LR;",
         '  node [shape=box, fontsize=10, fontname="Helvetica"];',
     ]
-    groups: dict[str | None, list[Resource]] = {}
-    for resource in shown:
-        owner = _component(graph, resource)
-        groups.setdefault(owner.urn if owner else None, []).append(resource)
-    for owner_urn, members in sorted(groups.items(), key=lambda kv: kv[0] or ""):
+    for owner_urn, members in groups:
         indent = "  "
         if owner_urn is not None:
             owner = graph.get(owner_urn)
