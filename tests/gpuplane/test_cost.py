@@ -164,7 +164,10 @@ def test_price_tables_carry_date_and_source(cloud: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stack", "idle_below"), [("aws-dev", 0.40), ("gcp-dev", 0.40), ("azure-dev", 0.40)]
+    # Under $330 a month with no model running (gcp-dev includes the GKE fee its free-tier
+    # credit covers).
+    ("stack", "idle_below"),
+    [("aws-dev", 0.45), ("gcp-dev", 0.45), ("azure-dev", 0.45)],
 )
 def test_dev_stacks_are_cheap_at_idle(stack_graphs: dict, stack: str, idle_below: float) -> None:
     report = cost(stack_graphs[stack])
