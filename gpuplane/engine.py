@@ -205,8 +205,11 @@ def run_program(
     errors = monitor.errors + mocks.errors
     if errors:
         raise EngineError("; ".join(errors))
+    # In URN order, as the graph JSON is: registrations arrive in whatever order the
+    # program's outputs resolve, and every reader (check, cost, diff) then sees one order.
+    recorded = {urn: monitor.recorded[urn] for urn in sorted(monitor.recorded)}
     return ResourceGraph(
-        project=project, stack=stack, resources=monitor.recorded, outputs=monitor.stack_outputs
+        project=project, stack=stack, resources=recorded, outputs=monitor.stack_outputs
     )
 
 
