@@ -10,7 +10,7 @@ spot price the table lacks is priced at on-demand and says so (an upper bound).
 """
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -209,11 +209,30 @@ class _Builder:
         self.item(r, f"{what}: {idle}..{peak} x {machine}", price * idle, price * peak, note)
         return price
 
+    def volumes(
+        self, r: Resource, mappings: Iterable[Any], idle: int, peak: int, what: str
+    ) -> None:
+        """gp3 block devices of `idle`..`peak` nodes; throughput above the included 125
+        MB/s is listed as unpriced."""
+        ebs = [m.get("ebs") or {} for m in mappings if isinstance(m, Mapping)]
+        gib = sum(_gib(e.get("volumeSize")) or 0.0 for e in ebs)
+        price = self.pricer.gb_hourly("ebs_gp3")
+        if gib and price is not None:
+            self.item(
+                r,
+                f"gp3 volumes: {idle}..{peak} x {gib:g} GiB",
+                price * gib * idle,
+                price * gib * peak,
+            )
+        throughput = max((float(e.get("throughput") or 0) for e in ebs), default=0.0)
+        if throughput > 125:
+            self.unpriced(r, f"{what}: gp3 throughput above 125 MB/s ({throughput:g})")
+
     def karpenter_pool(self, r: Resource) -> None:
         spec = r.inputs.get("spec") or {}
+        template = spec.get("template", {}).get("spec", {})
         requirements = {
-            q.get("key"): q.get("values") or []
-            for q in (spec.get("template", {}).get("spec", {}).get("requirements") or [])
+            q.get("key"): q.get("values") or [] for q in template.get("requirements") or []
         }
         machines = requirements.get("node.kubernetes.io/instance-type") or []
         spot = requirements.get("karpenter.sh/capacity-type") == ["spot"]
@@ -229,32 +248,15 @@ class _Builder:
             return
         price, note, machine = max(known)  # the dearest allowed type: a peak bound
         self.item(r, f"NodePool {name}: 0..{peak} x {machine}", 0.0, price * peak, note)
-        node_class = (spec.get("template", {}).get("spec", {}).get("nodeClassRef") or {}).get(
-            "name"
-        )
-        gib = sum(
-            _gib((m.get("ebs") or {}).get("volumeSize")) or 0.0
+        node_class = template.get("nodeClassRef") or {}
+        mappings = [
+            m
             for c in self.graph.by_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
-            if c.get("metadata.name") == node_class
+            if c.get("metadata.name") == node_class.get("name")
             for m in (c.inputs.get("spec") or {}).get("blockDeviceMappings") or []
-        )
-        gb_price = self.pricer.gb_hourly("ebs_gp3")
-        if gib and gb_price is not None:
-            self.item(r, f"gp3 volumes: 0..{peak} x {gib:g} GiB", 0.0, gb_price * gib * peak)
-        throughput = max(
-            (
-                float((m.get("ebs") or {}).get("throughput") or 0)
-                for c in self.graph.by_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
-                if c.get("metadata.name") == node_class
-                for m in (c.inputs.get("spec") or {}).get("blockDeviceMappings") or []
-            ),
-            default=0.0,
-        )
-        if throughput > 125:
-            self.unpriced(r, f"NodePool {name}: gp3 throughput above 125 MB/s ({throughput:g})")
-        if (spec.get("template", {}).get("spec", {}).get("nodeClassRef") or {}).get(
-            "group"
-        ) == "eks.amazonaws.com":
+        ]
+        self.volumes(r, mappings, 0, peak, f"NodePool {name}")
+        if node_class.get("group") == "eks.amazonaws.com":
             self.unpriced(r, f"NodePool {name}: EKS Auto Mode's per-instance fee and disk")
 
     def load_balancer(self) -> None:
@@ -302,23 +304,11 @@ def _aws(b: _Builder) -> None:
         types = r.inputs.get("instanceTypes") or []
         spot = r.inputs.get("capacityType") == "SPOT"
         b.nodes(r, types[0] if types else None, idle, peak, spot, "node group")
-        template_urns = r.property_dependencies.get("launchTemplate", ())
-        for urn in template_urns:
+        for urn in r.property_dependencies.get("launchTemplate", ()):
             template = templates.get(urn)
-            if template is None:
-                continue
-            gib = sum(
-                _gib((m.get("ebs") or {}).get("volumeSize")) or 0.0
-                for m in template.inputs.get("blockDeviceMappings") or []
-            )
-            price = b.pricer.gb_hourly("ebs_gp3")
-            if gib and price is not None:
-                b.item(
-                    template,
-                    f"gp3 volumes: {idle}..{peak} x {gib:g} GiB",
-                    price * gib * idle,
-                    price * gib * peak,
-                )
+            if template is not None:
+                mappings = template.inputs.get("blockDeviceMappings") or []
+                b.volumes(template, mappings, idle, peak, "launch template")
     for r in g.by_type("kubernetes:karpenter.sh/v1:NodePool"):
         b.karpenter_pool(r)
     b.load_balancer()

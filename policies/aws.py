@@ -9,13 +9,12 @@ access block or every node group a launch template of its own is a question
 about the whole stack, not one resource, and is left to the stack rules.
 """
 
-import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items, num, string_list
+from policies.rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -55,14 +54,6 @@ PUBLIC_ACCESS_FLAGS = (
 def is_true(value: Any) -> bool:
     """True or "true": pulumi-aws types some launch template booleans as strings."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def is_anywhere(cidr: Any) -> bool:
-    """0.0.0.0/0 or ::/0, however it is spelled (a prefix of length 0)."""
-    try:
-        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 def _is_bool_true(value: Any) -> bool:

@@ -6,13 +6,12 @@ Agent pools appear twice in an AKS stack: inline in the ManagedCluster's
 read both.
 """
 
-import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items
+from policies.rule import Rule, dig, is_anywhere, items
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -27,14 +26,6 @@ AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin")
 AUDIT_GROUPS = ("audit", "alllogs")
 STRONG_TLS = ("TLS1_2", "TLS1_3")
 _CIS = "CIS AKS Benchmark v1.7.0"
-
-
-def _open_cidr(cidr: Any) -> bool:
-    """0.0.0.0/0, ::/0, or any other prefix of length 0."""
-    try:
-        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 def agent_pools(args: ResourceValidationArgs) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -63,7 +54,7 @@ def _api_server(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iter
             "authorizedIPRanges and not a private cluster)"
         )
     for cidr in ranges:
-        if _open_cidr(cidr):
+        if is_anywhere(cidr):
             yield f"the public API server authorizes {cidr}"
 
 

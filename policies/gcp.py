@@ -9,14 +9,13 @@ server, shielded nodes with secure boot, Dataplane V2, auto-repair and
 auto-upgrade are always on there, so those checks pass for them.
 """
 
-import ipaddress
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, items, num, string_list
+from policies.rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -34,14 +33,6 @@ _CIS = "CIS GKE Benchmark v1.6.0"
 def _autopilot(args: ResourceValidationArgs) -> bool:
     # Absent means false: a Standard cluster.
     return args.resource_type == CLUSTER and args.props.get("enableAutopilot") is True
-
-
-def _open_cidr(cidr: Any) -> bool:
-    """0.0.0.0/0, ::/0, or any other prefix of length 0."""
-    try:
-        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 def node_configs(args: ResourceValidationArgs) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -119,7 +110,7 @@ def _control_plane(args: ResourceValidationArgs, config: Mapping[str, Any]) -> I
         return
     for block in items(networks.get("cidrBlocks")):
         cidr = dig(block, "cidrBlock")
-        if _open_cidr(cidr):
+        if is_anywhere(cidr):
             yield f"the public endpoint authorizes {cidr}"
     # Absent leaves it to GKE; true lets every Compute Engine public IP in.
     if networks.get("gcpPublicCidrsAccessEnabled") is True:

@@ -6,6 +6,7 @@ Values unknown during preview raise inside CrossGuard's props proxy; CrossGuard
 (and `gpuplane check`) turn that into an advisory "can't be known" finding.
 """
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -115,6 +116,14 @@ def string_list(default: list[str], description: str) -> dict[str, Any]:
         "default": default,
         "description": description,
     }
+
+
+def is_anywhere(cidr: Any) -> bool:
+    """0.0.0.0/0 or ::/0, however it is spelled (a prefix of length 0)."""
+    try:
+        return ipaddress.ip_network(str(cidr).strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
 
 
 def dig(props: Any, *path: str | int, default: Any = None) -> Any:
