@@ -7,7 +7,7 @@ below gives each type a duration; published figures come from
 ../shared/REFERENCE.md section 3, the rest are marked as assumptions.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -196,17 +196,22 @@ def estimate(graph: ResourceGraph) -> Estimate:
     )
 
 
+def _steps(graph: ResourceGraph, result: Estimate) -> Iterator[tuple[float, Duration, Resource]]:
+    """(done at, modelled duration, resource) along the critical path."""
+    for urn in result.critical_path:
+        resource = graph.get(urn)
+        yield result.finish[urn], duration(resource), resource
+
+
 def text(graph: ResourceGraph, result: Estimate) -> str:
     lines = [
         f"{result.stack}: about {result.critical_path_minutes:.1f} min to a working platform "
         f"(critical path); {result.serial_minutes:.1f} min if every resource ran one by one",
         "critical path:",
     ]
-    for urn in result.critical_path:
-        resource = graph.get(urn)
-        model = duration(resource)
+    for done_at, model, resource in _steps(graph, result):
         lines.append(
-            f"  {result.finish[urn]:>6.1f}  +{model.minutes:<4g} {resource.type} {resource.name}"
+            f"  {done_at:>6.1f}  +{model.minutes:<4g} {resource.type} {resource.name}"
             f"  [{model.source}]"
         )
     return "\n".join(lines) + "\n"
@@ -222,11 +227,9 @@ def markdown(graph: ResourceGraph, result: Estimate) -> str:
         "| done at (min) | takes | resource | model |",
         "|---:|---:|---|---|",
     ]
-    for urn in result.critical_path:
-        resource = graph.get(urn)
-        model = duration(resource)
+    for done_at, model, resource in _steps(graph, result):
         lines.append(
-            f"| {result.finish[urn]:.1f} | {model.minutes:g} | `{resource.type}` "
+            f"| {done_at:.1f} | {model.minutes:g} | `{resource.type}` "
             f"{resource.name} | {model.source} |"
         )
     return "\n".join(lines) + "\n"

@@ -248,27 +248,19 @@ class AksCluster(pulumi.ComponentResource):
 
         # --- identity, keys, logs ------------------------------------------------
         cluster_identity = identity(f"{name}-cluster", ctx=ctx, parent=self)
+        # The cluster joins the node subnet (and attaches the NAT gateway) as itself.
+        network_scopes = {"network": vnet.id, **({"nat": nat.id} if nat is not None else {})}
         network_roles = [
             role_assignment(
-                f"{name}-cluster-network",
+                f"{name}-cluster-{label}",
                 ctx=ctx,
                 role="Network Contributor",
-                scope=vnet.id,
+                scope=scope,
                 principal_id=cluster_identity.principal_id,
                 parent=self,
             )
+            for label, scope in network_scopes.items()
         ]
-        if nat is not None:
-            network_roles.append(
-                role_assignment(
-                    f"{name}-cluster-nat",
-                    ctx=ctx,
-                    role="Network Contributor",
-                    scope=nat.id,
-                    principal_id=cluster_identity.principal_id,
-                    parent=self,
-                )
-            )
         kms = secrets_key(
             name, ctx=ctx, cluster_identity=cluster_identity, protect=args.protect, parent=self
         )
