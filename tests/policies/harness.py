@@ -59,15 +59,21 @@ def assert_reports(rule_id: str, resource: Any, fragment: str) -> None:
 def edited(base: Mapping[str, Any], path: str, value: Any = ...) -> dict[str, Any]:
     """A copy of `base` with the dotted path set to value (or removed when no value)."""
     out = copy.deepcopy(dict(base))
-    *parents, last = path.split(".")
-    node: Any = out
+    _edit(out, path, value)
+    return out
+
+
+def _edit(tree: Any, path: str, value: Any = ...) -> None:
+    """Set `path` in `tree` to a copy of `value` (creating missing objects on the way),
+    or delete it when no value is given."""
+    *parents, last = _parts(path)
+    node = tree
     for key in parents:
-        node = node[int(key)] if key.isdigit() else node.setdefault(key, {})
+        node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
     if value is ...:
         del node[last]
     else:
-        node[last] = value
-    return out
+        node[last] = copy.deepcopy(value)
 
 
 # --- mutations of a shipped stack's graph JSON ---------------------------------
@@ -92,11 +98,7 @@ def set_input(resource_type: str, path: str, value: Any, *, every: bool = False)
     def mutate(data: dict[str, Any]) -> None:
         targets = resources_of(data, resource_type)
         for resource in targets if every else targets[:1]:
-            node: Any = resource["inputs"]
-            *parents, last = _parts(path)
-            for key in parents:
-                node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
-            node[last] = copy.deepcopy(value)
+            _edit(resource["inputs"], path, value)
 
     return mutate
 
@@ -107,11 +109,7 @@ def delete_input(resource_type: str, path: str, *, every: bool = False) -> Mutat
     def mutate(data: dict[str, Any]) -> None:
         targets = resources_of(data, resource_type)
         for resource in targets if every else targets[:1]:
-            node: Any = resource["inputs"]
-            *parents, last = _parts(path)
-            for key in parents:
-                node = node[key]
-            del node[last]
+            _edit(resource["inputs"], path)
 
     return mutate
 
