@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.config import load_config
-from components.platform import build_platform
+from gpuplane.components.config import load_config
+from gpuplane.components.platform import build_platform
 
 platform = build_platform(load_config())
 for key, value in platform.outputs.items():

@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components import gpus, versions
+from gpuplane.components import gpus, versions
 
 NAMESPACE = "gpuplane"
 

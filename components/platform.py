@@ -5,16 +5,20 @@ from typing import Any
 
 import pulumi
 
-from components import gpus
-from components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
-from components.clusters.azure import AksCluster, AksClusterArgs, AksGpuPool
-from components.clusters.contract import Cluster
-from components.clusters.existing import ExistingCluster, ExistingClusterArgs, gpu_pool_from_labels
-from components.clusters.gcp import GkeCluster, GkeClusterArgs, GkeGpuPool
-from components.config import ConfigError, GpuPoolConfig, PlatformConfig
-from components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
-from components.serving.stack import ServingStack, ServingStackArgs
-from components.versions import MUTATING_ADMISSION_POLICY_MINOR
+from gpuplane.components import gpus
+from gpuplane.components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
+from gpuplane.components.clusters.azure import AksCluster, AksClusterArgs, AksGpuPool
+from gpuplane.components.clusters.contract import Cluster
+from gpuplane.components.clusters.existing import (
+    ExistingCluster,
+    ExistingClusterArgs,
+    gpu_pool_from_labels,
+)
+from gpuplane.components.clusters.gcp import GkeCluster, GkeClusterArgs, GkeGpuPool
+from gpuplane.components.config import ConfigError, GpuPoolConfig, PlatformConfig
+from gpuplane.components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
+from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
+from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
 
 
 @dataclass

@@ -38,8 +38,8 @@ from pulumi_policy.policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from gpuplane.graph import ASSET, RESOURCE_REF, SECRET, UNKNOWN, Resource, ResourceGraph
-from policies.catalogue import PACK_NAME, RULES
-from policies.rule import Rule
+from gpuplane.policies.catalogue import PACK_NAME, RULES
+from gpuplane.policies.rule import Rule
 
 LEVELS = ("mandatory", "advisory", "remediate", "disabled")
 STACK_TYPE = "pulumi:pulumi:Stack"

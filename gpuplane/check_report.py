@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from gpuplane.check import CheckResult, Violation
-from policies.catalogue import RULES
-from policies.rule import Rule
+from gpuplane.policies.catalogue import RULES
+from gpuplane.policies.rule import Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}

@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from components.config import ConfigError
 from gpuplane import check_report, cost, diff, engine, estimate, pictures, report
 from gpuplane.check import PackConfig, PolicyConfigError, check
+from gpuplane.components.config import ConfigError
 from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
 

@@ -16,7 +16,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from components.config import load_config
+from gpuplane.components.config import load_config
 from gpuplane.graph import ASSET, RESOURCE_REF, SECRET, UNKNOWN, Resource, ResourceGraph
 from gpuplane.mocks import DEFAULT_REGION, OfflineMocks
 from gpuplane.stacks import StackConfig

@@ -2,11 +2,14 @@
 
 Pulumi runs this file from the pack's directory in the pack's own virtualenv, with
 nothing of the repository on sys.path (and `pulumi policy publish` ships this
-directory alone, under whatever name). So the directory registers itself as the
-`policies` package: the rule modules import as `policies.*`, the very modules
-`gpuplane check` runs offline, and nothing outside the directory is needed.
+directory alone, under whatever name). The rule modules import each other
+relatively, so the directory registers itself under a private package name
+(`_gpuplane_policy_pack`): the very files `gpuplane check` runs offline as
+`gpuplane.policies`, needing nothing outside the directory and clashing with no
+`policies` package of the user's.
 """
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -20,7 +23,7 @@ def _register_package(name: str, directory: Path) -> None:
     paths = getattr(loaded, "__path__", None) or []
     if any(Path(p).resolve() == directory for p in paths):
         return
-    # Another `policies` (not this directory): forget it and its submodules.
+    # Another package of that name (not this directory): forget it and its submodules.
     for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
         del sys.modules[module]
     spec = importlib.util.spec_from_file_location(
@@ -32,15 +35,16 @@ def _register_package(name: str, directory: Path) -> None:
     spec.loader.exec_module(package)
 
 
-_register_package("policies", PACK_DIR)
+PACKAGE = "_gpuplane_policy_pack"
+_register_package(PACKAGE, PACK_DIR)
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies.catalogue import PACK_NAME, policies  # noqa: E402
+catalogue = importlib.import_module(f"{PACKAGE}.catalogue")
 
 PolicyPack(
-    name=PACK_NAME,
+    name=catalogue.PACK_NAME,
     # Each policy carries its own level; this applies only to one that does not.
     enforcement_level=EnforcementLevel.ADVISORY,
-    policies=policies(),
+    policies=catalogue.policies(),
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, is_anywhere, items, num, string_list
+from .rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

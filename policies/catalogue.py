@@ -2,8 +2,8 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policies import aws, azure, gcp, helm, kubernetes, mesh, stack
-from policies.rule import Rule
+from . import aws, azure, gcp, helm, kubernetes, mesh, stack
+from .rule import Rule
 
 RULES: tuple[Rule, ...] = (
     *aws.RULES,

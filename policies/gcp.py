@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from policies.rule import Rule, dig, is_anywhere, items, num, string_list
+from .rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items, num, string_list
+from .rule import Rule, dig, items, num, string_list
 
 GPU = "nvidia.com/gpu"
 # (type, path to the pod spec) for every object that carries one.

@@ -5,7 +5,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import Rule, dig, items, num
+from .rule import Rule, dig, items, num
 
 PEER_AUTHENTICATION = (
     "kubernetes:security.istio.io/v1:PeerAuthentication",

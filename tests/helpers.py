@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_config
+from gpuplane.components.config import ConfigError, parse_config
 from gpuplane.graph import SECRET, Resource, ResourceGraph
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

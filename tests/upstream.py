@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from components.versions import CHARTS, Chart
+from gpuplane.components.versions import CHARTS, Chart
 
 UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
 

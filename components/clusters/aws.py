@@ -20,19 +20,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
-from components.clusters.aws_iam import (
+from gpuplane.components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
+from gpuplane.components.clusters.aws_iam import (
     NODE_POLICIES,
     cluster_access,
     pod_identity_trust,
     role,
     trust_policy,
 )
-from components.clusters.aws_models import model_store
-from components.clusters.aws_network import DISCOVERY_TAG, network
-from components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
-from components.clusters.kubeconfig import exec_kubeconfig
-from components.versions import eks_addon_version
+from gpuplane.components.clusters.aws_models import model_store
+from gpuplane.components.clusters.aws_network import DISCOVERY_TAG, network
+from gpuplane.components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
+from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
+from gpuplane.components.versions import eks_addon_version
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"

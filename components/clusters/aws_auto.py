@@ -12,10 +12,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.aws_iam import cluster_access
-from components.clusters.aws_network import DISCOVERY_TAG
-from components.clusters.contract import GpuPool
-from components.clusters.karpenter import NodeClassKind, gpu_node_pools
+from gpuplane.components.clusters.aws_iam import cluster_access
+from gpuplane.components.clusters.aws_network import DISCOVERY_TAG
+from gpuplane.components.clusters.contract import GpuPool
+from gpuplane.components.clusters.karpenter import NodeClassKind, gpu_node_pools
 
 NODE_CLASS = NodeClassKind("eks.amazonaws.com/v1", "NodeClass")
 AUTO_NODE_POLICY = "AmazonEKSAutoNodePolicy"

@@ -19,17 +19,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.clusters.aws_iam import (
+from gpuplane.components.clusters.aws_iam import (
     NODE_POLICIES,
     pod_identity_trust,
     policy_document,
     role,
     trust_policy,
 )
-from components.clusters.aws_network import DISCOVERY_TAG
-from components.clusters.contract import GpuPool
-from components.clusters.karpenter import NodeClassKind
-from components.serving.common import release
+from gpuplane.components.clusters.aws_network import DISCOVERY_TAG
+from gpuplane.components.clusters.contract import GpuPool
+from gpuplane.components.clusters.karpenter import NodeClassKind
+from gpuplane.components.serving.common import release
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"

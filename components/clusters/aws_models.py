@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.clusters.aws_iam import pod_identity_trust, policy_document, role
+from gpuplane.components.clusters.aws_iam import pod_identity_trust, policy_document, role
 
 
 @dataclass(frozen=True)

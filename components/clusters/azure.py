@@ -24,8 +24,8 @@ import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.clusters import karpenter, nvidia
-from components.clusters.azure_identity import (
+from gpuplane.components.clusters import karpenter, nvidia
+from gpuplane.components.clusters.azure_identity import (
     AzureContext,
     admin_roles,
     federated_credentials,
@@ -34,10 +34,10 @@ from components.clusters.azure_identity import (
     secrets_key,
     short_name,
 )
-from components.clusters.contract import GPU_RESOURCE, GPU_TOLERATION, Cluster, GpuPool
-from components.clusters.contract import WorkloadIdentity as Identity
-from components.clusters.kubeconfig import exec_kubeconfig
-from components.config import AKS_POOL_NAMES
+from gpuplane.components.clusters.contract import GPU_RESOURCE, GPU_TOLERATION, Cluster, GpuPool
+from gpuplane.components.clusters.contract import WorkloadIdentity as Identity
+from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
+from gpuplane.components.config import AKS_POOL_NAMES
 
 # The AKS first-party application every Entra ID cluster token is issued for.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"

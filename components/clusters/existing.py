@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool
+from gpuplane.components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
-from components.clusters.kubeconfig import exec_kubeconfig
+from gpuplane.components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
+from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 
 # Ports the control plane calls on nodes beyond the 443/10250 GKE opens itself:
 # every admission or conversion webhook the platform installs.

@@ -12,9 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters import nvidia
-from components.clusters.contract import GPU_RESOURCE, GpuPool
-from components.serving.common import custom_resource
+from gpuplane.components.clusters import nvidia
+from gpuplane.components.clusters.contract import GPU_RESOURCE, GpuPool
+from gpuplane.components.serving.common import custom_resource
 
 POOL_LABEL = "gpuplane.dev/pool"
 

@@ -11,8 +11,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import GPU_RESOURCE, GpuPool
-from components.serving.common import namespace, release
+from gpuplane.components.clusters.contract import GPU_RESOURCE, GpuPool
+from gpuplane.components.serving.common import namespace, release
 
 NAMESPACE = "nvidia-device-plugin"
 # The NVIDIA device plugin chart's own node affinity term; every GPU node carries it.

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.common import custom_resource, namespace, release
 
 NAMESPACE = "cert-manager"
 SELF_SIGNED_ISSUER = "gpuplane-selfsigned"

@@ -6,7 +6,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.versions import CHARTS
+from gpuplane.components.versions import CHARTS
 
 PodSecurity = Literal["privileged", "baseline", "restricted"]
 

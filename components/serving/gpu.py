@@ -13,9 +13,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import GPU_RESOURCE, GpuPool
-from components.serving.common import custom_resource
-from components.versions import CHARTS
+from gpuplane.components.clusters.contract import GPU_RESOURCE, GpuPool
+from gpuplane.components.serving.common import custom_resource
+from gpuplane.components.versions import CHARTS
 
 GPU_RUNTIME = "gpuplane-huggingface-gpu"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.common import custom_resource, namespace, release
 
 NAMESPACE = "istio-system"
 GATEWAY_RELEASE = "istio-ingressgateway"

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import KnativeConfig, duration_seconds
-from components.serving.common import custom_resource, namespace, release
-from components.serving.istio import GATEWAY_SELECTOR
-from components.versions import KNATIVE_SERVING
+from gpuplane.components.config import KnativeConfig, duration_seconds
+from gpuplane.components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.istio import GATEWAY_SELECTOR
+from gpuplane.components.versions import KNATIVE_SERVING
 
 OPERATOR_NAMESPACE = "knative-operator"
 NAMESPACE = "knative-serving"

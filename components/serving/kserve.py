@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import WorkloadIdentity
-from components.serving.common import namespace, release
+from gpuplane.components.clusters.contract import WorkloadIdentity
+from gpuplane.components.serving.common import namespace, release
 
 NAMESPACE = "kserve"
 MODELS_NAMESPACE = "models"

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.common import custom_resource, namespace, release
 
 NAMESPACE = "monitoring"
 GRAFANA_SECRET = "grafana-admin"

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.clusters.contract import Cluster
-from components.config import ServingConfig
-from components.serving import gpu
-from components.serving.cert_manager import CertManager, CertManagerArgs
-from components.serving.istio import Istio, IstioArgs
-from components.serving.knative import Knative, KnativeArgs
-from components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
-from components.serving.monitoring import Monitoring, MonitoringArgs, Target
+from gpuplane.components.clusters.contract import Cluster
+from gpuplane.components.config import ServingConfig
+from gpuplane.components.serving import gpu
+from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
+from gpuplane.components.serving.istio import Istio, IstioArgs
+from gpuplane.components.serving.knative import Knative, KnativeArgs
+from gpuplane.components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
+from gpuplane.components.serving.monitoring import Monitoring, MonitoringArgs, Target
 
 DEFAULT_DOMAIN = "example.com"
 

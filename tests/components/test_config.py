@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, load_config, parse_config
+from gpuplane.components.config import ConfigError, load_config, parse_config
 from tests.helpers import AWS, AWS_LOCATION, AZURE, AZURE_LOCATION, EXISTING, config_problems
 
 GCP = {"cloud": "gcp", "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}}}

@@ -1,6 +1,6 @@
 """The GPU machine catalogue that config validation relies on."""
 
-from components import gpus
+from gpuplane.components import gpus
 
 
 def test_machine_types_imply_their_gpu() -> None:

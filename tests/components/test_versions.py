@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from components import versions
+from gpuplane.components import versions
 from tests.upstream import UPSTREAM
 
 EXACT = re.compile(r"^v?\d+\.\d+\.\d+$")

@@ -17,8 +17,8 @@ from gpuplane.check import (
 )
 from gpuplane.cli import app
 from gpuplane.graph import ResourceGraph
-from policies.catalogue import RULES
-from policies.rule import Rule
+from gpuplane.policies.catalogue import RULES
+from gpuplane.policies.rule import Rule
 from tests.policies.harness import graph_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from components import gpus
+from gpuplane.components import gpus
 from gpuplane.cost import HOURS_PER_MONTH, cost, price_table
 from gpuplane.graph import Resource, ResourceGraph
 

@@ -148,7 +148,7 @@ def test_dependencies_and_options_are_recorded() -> None:
 def test_config_errors_come_before_any_registration(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from components.config import ConfigError
+    from gpuplane.components.config import ConfigError
     from gpuplane.stacks import stack_from_mapping
 
     def never(*args: Any, **kwargs: Any) -> None:

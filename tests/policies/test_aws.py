@@ -509,7 +509,7 @@ def test_unknown_values_are_advisory_not_a_crash() -> None:
 
 
 def test_mandatory_and_advisory_levels() -> None:
-    from policies.aws import RULES
+    from gpuplane.policies.aws import RULES
 
     levels = {rule.id: rule.level for rule in RULES}
     assert [r.id for r in RULES] == RULE_IDS

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from components.versions import CHARTS
-from policies.helm import DEFAULT_REPOSITORIES
+from gpuplane.components.versions import CHARTS
+from gpuplane.policies.helm import DEFAULT_REPOSITORIES
 from tests.policies.harness import Mutation, messages, set_input, violations
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -335,7 +335,7 @@ def test_platform_images_come_from_allowed_registries(image: str) -> None:
 
 
 def test_model_storage_rule_tells_users_to_set_their_own_bucket() -> None:
-    from policies.catalogue import by_name
+    from gpuplane.policies.catalogue import by_name
 
     rule = by_name()["kserve-allowed-model-storage"]
     assert "allowedModelPrefixes" in rule.remediation and "own" in rule.remediation

@@ -19,10 +19,10 @@ import pytest
 from gpuplane import engine
 from gpuplane.check import PackConfig, check
 from gpuplane.graph import ResourceGraph
+from gpuplane.policies import aws, azure, gcp, helm, kubernetes, mesh, stack
+from gpuplane.policies.catalogue import RULES
+from gpuplane.policies.rule import Rule
 from gpuplane.stacks import find_project, load_stack
-from policies import aws, azure, gcp, helm, kubernetes, mesh, stack
-from policies.catalogue import RULES
-from policies.rule import Rule
 from tests.policies import test_kubernetes
 from tests.policies.harness import Mutation
 
@@ -104,13 +104,17 @@ import pulumi_policy
 captured = {{}}
 pulumi_policy.PolicyPack = lambda **kwargs: captured.update(kwargs)
 runpy.run_path(".", run_name="__main__")
-pack = sys.modules["policies"]
+pack = sys.modules["_gpuplane_policy_pack"]
 print(json.dumps({{
     "name": captured["name"],
     "policies": [p.name for p in captured["policies"]],
     "package_path": list(pack.__path__),
-    "files": sorted(m.__file__ for n, m in sys.modules.items() if n.startswith("policies.")),
-    "outside": sorted(n for n in ("components", "gpuplane", "tests") if n in sys.modules),
+    "files": sorted(
+        m.__file__ for n, m in sys.modules.items() if n.startswith("_gpuplane_policy_pack.")
+    ),
+    "outside": sorted(
+        n for n in ("components", "policies", "gpuplane", "tests") if n in sys.modules
+    ),
 }}))
 """
 

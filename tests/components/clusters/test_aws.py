@@ -662,7 +662,7 @@ def test_kubeconfig_is_secret_and_every_kubernetes_resource_uses_the_eks_provide
 
 
 def test_kubeconfig_authenticates_with_the_aws_cli() -> None:
-    from components.clusters.aws import kubeconfig
+    from gpuplane.components.clusters.aws import kubeconfig
     from gpuplane.engine import run_program
 
     seen: list[str] = []

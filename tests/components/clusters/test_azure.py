@@ -10,8 +10,8 @@ import pulumi
 import pytest
 import yaml
 
-from components.clusters.azure import AKS_SERVER_APP_ID, storage_account_name
 from gpuplane import engine
+from gpuplane.components.clusters.azure import AKS_SERVER_APP_ID, storage_account_name
 from gpuplane.graph import Resource, ResourceGraph
 from gpuplane.mocks import SUBSCRIPTION, _aks_user_credentials
 from gpuplane.stacks import stack_from_mapping
@@ -469,7 +469,7 @@ def test_load_balancer_probes_the_gateways_readiness(
 
 
 def test_kubeconfig_uses_kubelogin_with_the_azure_cli() -> None:
-    from components.clusters.azure import kubeconfig
+    from gpuplane.components.clusters.azure import kubeconfig
 
     encoded = _aks_user_credentials({"resourceName": "demo"}, "eastus")["kubeconfigs"][0]["value"]
     seen: list[str] = []

@@ -4,8 +4,8 @@ from typing import Any, cast
 
 import pytest
 
-from components.clusters.contract import GPU_RESOURCE, Cluster, GpuPool
-from components.clusters.existing import gpu_pool_from_labels
+from gpuplane.components.clusters.contract import GPU_RESOURCE, Cluster, GpuPool
+from gpuplane.components.clusters.existing import gpu_pool_from_labels
 from gpuplane.graph import SECRET
 
 

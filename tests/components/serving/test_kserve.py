@@ -2,8 +2,8 @@
 
 import pulumi_kubernetes as k8s
 
-from components.clusters.contract import WorkloadIdentity
-from components.serving.kserve import MODELS_SERVICE_ACCOUNT, KServe, KServeArgs
+from gpuplane.components.clusters.contract import WorkloadIdentity
+from gpuplane.components.serving.kserve import MODELS_SERVICE_ACCOUNT, KServe, KServeArgs
 from gpuplane.engine import run_program
 
 

@@ -7,8 +7,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from components import versions
-from components.clusters.contract import GPU_RESOURCE
+from gpuplane.components import versions
+from gpuplane.components.clusters.contract import GPU_RESOURCE
 from gpuplane.graph import SECRET, Resource, ResourceGraph
 from tests.helpers import (
     RELEASE,
