@@ -1,24 +1,29 @@
 """build_platform: the cluster for the configured cloud, then what runs on it."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from gpuplane.components import gpus
-from gpuplane.components.clusters.aws import EksCluster, EksClusterArgs, EksGpuPool
-from gpuplane.components.clusters.azure import AksCluster, AksClusterArgs, AksGpuPool
 from gpuplane.components.clusters.contract import Cluster
 from gpuplane.components.clusters.existing import (
     ExistingCluster,
     ExistingClusterArgs,
     gpu_pool_from_labels,
 )
-from gpuplane.components.clusters.gcp import GkeCluster, GkeClusterArgs, GkeGpuPool
 from gpuplane.components.config import ConfigError, GpuPoolConfig, PlatformConfig
 from gpuplane.components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
+
+if TYPE_CHECKING:
+    from gpuplane.components.clusters.aws import EksGpuPool
+    from gpuplane.components.clusters.azure import AksGpuPool
+    from gpuplane.components.clusters.gcp import GkeGpuPool
+
+# A cloud's cluster module (and its SDK, an extra) is imported only when a stack on
+# that cloud is built: `local` imports none of them.
 
 
 @dataclass
@@ -49,6 +54,8 @@ def _existing(config: PlatformConfig) -> Cluster:
 
 
 def _aws(config: PlatformConfig) -> Cluster:
+    from gpuplane.components.clusters.aws import EksCluster, EksClusterArgs
+
     aws = config.aws
     system = config.system_pool
     assert aws is not None and system is not None and system.instance_type is not None
@@ -84,7 +91,9 @@ def _aws(config: PlatformConfig) -> Cluster:
     return component.cluster
 
 
-def _eks_pool(pool: GpuPoolConfig) -> EksGpuPool:
+def _eks_pool(pool: GpuPoolConfig) -> "EksGpuPool":
+    from gpuplane.components.clusters.aws import EksGpuPool
+
     gpu = gpus.implied_gpu("aws", pool.instance_types[0])
     counts = [g.count for t in pool.instance_types if (g := gpus.implied_gpu("aws", t))]
     return EksGpuPool(
@@ -102,6 +111,8 @@ def _eks_pool(pool: GpuPoolConfig) -> EksGpuPool:
 
 
 def _gcp(config: PlatformConfig) -> Cluster:
+    from gpuplane.components.clusters.gcp import GkeCluster, GkeClusterArgs
+
     gcp = config.gcp
     system = config.system_pool
     assert gcp is not None and system is not None and system.instance_type is not None
@@ -135,7 +146,9 @@ def _gcp(config: PlatformConfig) -> Cluster:
     return component.cluster
 
 
-def _gke_pool(pool: GpuPoolConfig) -> GkeGpuPool:
+def _gke_pool(pool: GpuPoolConfig) -> "GkeGpuPool":
+    from gpuplane.components.clusters.gcp import GkeGpuPool
+
     machine = pool.instance_types[0]
     implied = gpus.implied_gpu("gcp", machine)
     accelerator = implied.accelerator if implied else pool.accelerator
@@ -156,6 +169,8 @@ def _gke_pool(pool: GpuPoolConfig) -> GkeGpuPool:
 
 
 def _azure(config: PlatformConfig) -> Cluster:
+    from gpuplane.components.clusters.azure import AksCluster, AksClusterArgs
+
     azure = config.azure
     system = config.system_pool
     assert azure is not None and system is not None and system.instance_type is not None
@@ -193,7 +208,9 @@ def _azure(config: PlatformConfig) -> Cluster:
     return component.cluster
 
 
-def _aks_pool(pool: GpuPoolConfig) -> AksGpuPool:
+def _aks_pool(pool: GpuPoolConfig) -> "AksGpuPool":
+    from gpuplane.components.clusters.azure import AksGpuPool
+
     vm_size = pool.instance_types[0]
     gpu = gpus.implied_gpu("azure", vm_size)
     assert pool.sharing.strategy != "mps"  # config validation refuses it on AKS

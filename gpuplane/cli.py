@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gpuplane import check_report, cost, diff, engine, estimate, pictures, report
-from gpuplane.check import PackConfig, PolicyConfigError, check
-from gpuplane.components.config import ConfigError
+# Light imports only: the policy pack (pulumi_policy, pulumi) loads in the commands that
+# check, and the engine (and a cloud's SDK) only when a stack is planned.
+from gpuplane import cost, estimate, pictures, report
 from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
 
@@ -67,10 +67,18 @@ def _select(stack: str | None, stack_file: Path | None) -> StackConfig:
 
 
 def _plan(config: StackConfig) -> tuple[ResourceGraph, float]:
+    # The engine (and through the program, a cloud's SDK) loads only when a stack is
+    # planned: commands on a saved graph never pay for it.
+    from gpuplane import engine
+    from gpuplane.components.config import ConfigError
+    from gpuplane.components.extras import MissingExtraError
+
     started = time.perf_counter()
     try:
         graph = engine.plan(config)
     except ConfigError as exc:
+        raise _fail(f"stack {config.name}: {exc}") from None
+    except MissingExtraError as exc:
         raise _fail(f"stack {config.name}: {exc}") from None
     except engine.EngineError as exc:
         raise _fail(f"stack {config.name}: {exc}", EXIT_FAILED) from None
@@ -191,6 +199,9 @@ def check_command(
 
     Exit 0 with no mandatory violation, 1 with any, 2 on bad input.
     """
+    from gpuplane import check_report
+    from gpuplane.check import PackConfig, PolicyConfigError, check
+
     try:
         config = PackConfig.load(policy_config)
     except PolicyConfigError as exc:
@@ -218,6 +229,8 @@ def rules_command(
     ),
 ) -> None:
     """List every policy of the pack: id, name, level, severity, resource types, anchor."""
+    from gpuplane import check_report
+
     sys.stdout.write(
         check_report.rules_json() if fmt is RulesFormat.json else check_report.rules_text()
     )
@@ -334,6 +347,8 @@ def diff_command(
     Shows resources added, removed and changed, the cost delta, new and fixed policy
     violations, and the deploy estimate delta.
     """
+    from gpuplane import diff
+
     name = stack or DEFAULT_STACK
     head_config = _select(name, None)
     head, _ = _plan(head_config)
@@ -361,5 +376,9 @@ def _close_stray_event_loops() -> None:
 
 
 def main() -> None:
+    # A short, bounded process whose objects mostly live until exit (modules, the
+    # graph): the cyclic collector's frequent passes over them during imports and
+    # planning cost much and free little, so it runs rarely (benchmarks/run.py).
+    gc.set_threshold(100_000, 50, 50)
     atexit.register(_close_stray_event_loops)
     app()

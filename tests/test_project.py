@@ -38,9 +38,6 @@ def test_pyproject_declares_the_stack_and_the_command() -> None:
     for package in (
         "pulumi>=",
         "pulumi-kubernetes>=4.32",
-        "pulumi-aws",
-        "pulumi-gcp",
-        "pulumi-azure-native",
         "pulumi-random",
         "pulumi-policy",
         "pydantic",
@@ -49,10 +46,28 @@ def test_pyproject_declares_the_stack_and_the_command() -> None:
         "pyyaml",
     ):
         assert package in deps, package
-    dev = " ".join(data["project"]["optional-dependencies"]["dev"])
-    for package in ("pytest", "ruff", "jsonschema", "kubernetes-validate"):
+    # The core install carries no cloud SDK: each is an extra, and `all` is all three.
+    extras = data["project"]["optional-dependencies"]
+    for extra, package in (("aws", "pulumi-aws"), ("gcp", "pulumi-gcp")):
+        assert package not in deps, package
+        assert any(d.startswith(package) for d in extras[extra]), extra
+    assert "pulumi-azure-native" not in deps
+    assert any(d.startswith("pulumi-azure-native") for d in extras["azure"])
+    assert extras["all"] == ["gpuplane[aws,gcp,azure]"]
+    dev = " ".join(extras["dev"])
+    for package in ("gpuplane[all]", "pytest", "ruff", "jsonschema", "kubernetes-validate"):
         assert package in dev, package
     assert data["project"]["scripts"]["gpuplane"] == "gpuplane.cli:main"
+
+
+def test_pulumi_up_installs_every_cloud_the_stacks_use() -> None:
+    """Pulumi's pip toolchain installs requirements.txt; the stacks span all three clouds."""
+    lines = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines == ["-e .[all]"]
 
 
 def test_main_is_config_then_build_then_exports() -> None:

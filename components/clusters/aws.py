@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
@@ -32,7 +31,13 @@ from gpuplane.components.clusters.aws_models import model_store
 from gpuplane.components.clusters.aws_network import DISCOVERY_TAG, network
 from gpuplane.components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
+from gpuplane.components.extras import missing_extra
 from gpuplane.components.versions import eks_addon_version
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws") from None
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"

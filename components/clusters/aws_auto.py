@@ -9,13 +9,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.aws_iam import cluster_access
 from gpuplane.components.clusters.aws_network import DISCOVERY_TAG
 from gpuplane.components.clusters.contract import GpuPool
 from gpuplane.components.clusters.karpenter import NodeClassKind, gpu_node_pools
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws_auto") from None
 
 NODE_CLASS = NodeClassKind("eks.amazonaws.com/v1", "NodeClass")
 AUTO_NODE_POLICY = "AmazonEKSAutoNodePolicy"

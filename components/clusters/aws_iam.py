@@ -10,7 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
+
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws_iam") from None
 
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 # What an EKS node needs. No AmazonSSMManagedInstanceCore: nodes take no shell sessions.

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.aws_iam import (
@@ -29,7 +28,13 @@ from gpuplane.components.clusters.aws_iam import (
 from gpuplane.components.clusters.aws_network import DISCOVERY_TAG
 from gpuplane.components.clusters.contract import GpuPool
 from gpuplane.components.clusters.karpenter import NodeClassKind
+from gpuplane.components.extras import missing_extra
 from gpuplane.components.serving.common import release
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws_karpenter") from None
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"

@@ -12,9 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from gpuplane.components.clusters.aws_iam import pod_identity_trust, policy_document, role
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws_models") from None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_aws as aws
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.aws_network") from None
 
 # Subnet tags the AWS cloud controller and load balancer controller read, and the
 # tag Karpenter (and the EC2NodeClass selector) discovers subnets by.

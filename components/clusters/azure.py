@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
-import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 import yaml
 
@@ -38,6 +37,12 @@ from gpuplane.components.clusters.contract import GPU_RESOURCE, GPU_TOLERATION, 
 from gpuplane.components.clusters.contract import WorkloadIdentity as Identity
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.config import AKS_POOL_NAMES
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_azure_native as azure
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.azure") from None
 
 # The AKS first-party application every Entra ID cluster token is issued for.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"

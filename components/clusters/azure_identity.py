@@ -5,7 +5,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-import pulumi_azure_native as azure
+
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_azure_native as azure
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.azure_identity") from None
 
 # Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 ROLES: Mapping[str, str] = {

@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
+from gpuplane.components.extras import missing_extra
+
+try:
+    import pulumi_gcp as gcp
+except ModuleNotFoundError as exc:
+    raise missing_extra(exc, "gpuplane.components.clusters.gcp") from None
 
 # Ports the control plane calls on nodes beyond the 443/10250 GKE opens itself:
 # every admission or conversion webhook the platform installs.
