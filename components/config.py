@@ -13,11 +13,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -272,11 +273,61 @@ class KnativeConfig(_Model):
         return _check_duration(value)
 
 
+class AlertsConfig(_Model):
+    """Alert thresholds (`gpuplane:serving.monitoring.alerts`)."""
+
+    enabled: StrictBool = True
+    idle_gpu_node_margin: str = "10m"
+    """Beyond the pool's empty-node delay, before an idle GPU node alerts."""
+    gpu_pod_pending: str = "15m"
+    """A GPU pod pending this long alerts (capacity, quota or a pool at its limit)."""
+    not_ready: str = "15m"
+    """An InferenceService not Ready this long alerts."""
+    cold_start_budget: str | None = None
+    """A revision's pod not Ready this long after creation alerts (default: half of
+    gpuplane:serving.knative.progressDeadline)."""
+    error_ratio: float = Field(0.05, gt=0, le=1)
+    """Share of 5xx responses over 10 minutes that alerts."""
+    gpu_memory_ratio: float = Field(0.95, gt=0, le=1)
+    """Share of a GPU's framebuffer in use that alerts."""
+
+    @field_validator("idle_gpu_node_margin", "gpu_pod_pending", "not_ready", "cold_start_budget")
+    @classmethod
+    def _durations(cls, value: str | None) -> str | None:
+        return None if value is None else _check_duration(value)
+
+
+class MonitoringConfig(_Model):
+    """Prometheus, Grafana and gpuplane's observability (`gpuplane:serving.monitoring`);
+    `true` or `false` stand for all defaults or nothing."""
+
+    enabled: StrictBool = True
+    dashboards: StrictBool = True
+    """gpuplane's Grafana dashboards (GPU fleet, Serving, Cost)."""
+    gpu_metrics: StrictBool = True
+    """dcgm-exporter on GPU nodes (clusters with GPU pools only)."""
+    cost: StrictBool = True
+    """Recording rules pricing nodes from gpuplane's dated price table."""
+    alerts: AlertsConfig = AlertsConfig()
+
+
+def _monitoring(value: Any) -> Any:
+    """`true`/`false` -> the object form."""
+    if isinstance(value, bool):
+        return {"enabled": value}
+    if not isinstance(value, Mapping | MonitoringConfig):
+        raise ValueError(
+            "must be true, false or an object (enabled, dashboards, gpuMetrics, cost, alerts)"
+        )
+    return value
+
+
 class ServingConfig(_Model):
     """The serving stack installed on the cluster."""
 
-    monitoring: StrictBool = True
-    """kube-prometheus-stack with monitors for Knative, KServe and Istio."""
+    monitoring: Annotated[MonitoringConfig, BeforeValidator(_monitoring)] = MonitoringConfig()
+    """kube-prometheus-stack with monitors for Knative, KServe and Istio, GPU metrics,
+    dashboards, alerts and cost rules; `false` turns it all off."""
     domain: str | None = None
     """DNS domain for InferenceService URLs (default: Knative's cluster-local domain)."""
     acme_email: str | None = None
@@ -658,6 +709,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             "and above the worst GPU cold start (node + image + model), given "
             f"{knative.progress_deadline}"
         )
+    problems.extend(_check_monitoring(cfg))
     if cfg.serving.acme_email is not None and cfg.serving.domain is None:
         problems.append(
             "gpuplane:serving.acmeEmail: needs gpuplane:serving.domain, a domain you own whose "
@@ -754,6 +806,31 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                     )
         else:
             problems.extend(_check_existing_pool(where, pool))
+    return problems
+
+
+def cold_start_budget(serving: ServingConfig) -> str:
+    """The configured cold-start budget, or half of Knative's progress deadline."""
+    budget = serving.monitoring.alerts.cold_start_budget
+    return budget or f"{duration_seconds(serving.knative.progress_deadline) // 2}s"
+
+
+def _check_monitoring(cfg: PlatformConfig) -> list[str]:
+    monitoring = cfg.serving.monitoring
+    problems = []
+    budget = monitoring.alerts.cold_start_budget
+    deadline = cfg.serving.knative.progress_deadline
+    if budget is not None and duration_seconds(budget) >= duration_seconds(deadline):
+        problems.append(
+            "gpuplane:serving.monitoring.alerts.coldStartBudget: must be below "
+            f"gpuplane:serving.knative.progressDeadline ({deadline}), which fails the revision "
+            f"anyway, given {budget}"
+        )
+    if cfg.cloud not in MANAGED_CLOUDS and _alias_set(monitoring, "cost") and monitoring.cost:
+        problems.append(
+            "gpuplane:serving.monitoring.cost: needs a cloud price table (aws, gcp, azure); "
+            "a cluster gpuplane does not create has none, given true"
+        )
     return problems
 
 

@@ -269,4 +269,7 @@ def build_platform(config: PlatformConfig) -> Platform:
         outputs["modelStorageUri"] = identity.storage_uri_prefix
     if serving.monitoring is not None:
         outputs["grafanaAdminPassword"] = serving.monitoring.grafana_password
+    if serving.observability is not None and serving.observability.missing:
+        # What this cluster's observability lacks, and why (GKE Autopilot's DCGM).
+        outputs["monitoringGaps"] = serving.observability.missing
     return Platform(cluster=cluster, serving=serving, outputs=outputs)

@@ -50,6 +50,10 @@ CHARTS: dict[str, Chart] = {
     "kserve-crd": Chart("kserve-crd", _KSERVE, _KSERVE_REPO),
     "kserve": Chart("kserve-resources", _KSERVE, _KSERVE_REPO),
     "kserve-runtime-configs": Chart("kserve-runtime-configs", _KSERVE, _KSERVE_REPO),
+    # The Prometheus operator's CRDs (operator v0.93.1), upgraded with their own chart.
+    "prometheus-operator-crds": Chart(
+        "prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts"
+    ),
     "kube-prometheus-stack": Chart(
         "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
     ),

@@ -24,11 +24,24 @@ OPEN_SUBTREES: dict[str, set[tuple[str, ...]]] = {
     # istiod values.yaml: "meshConfig defines runtime configuration ... See
     # https://istio.io/docs/reference/config/istio.mesh.v1alpha1/ for all available options"
     "istiod": {("meshConfig",)},
+    # dcgm-exporter's `securityContext` is the exporter container's Kubernetes
+    # SecurityContext, rendered as given (rendered/defaults: the DaemonSet's container).
+    "dcgm-exporter": {("securityContext",)},
 }
 # Keys a chart documents only as a commented-out default in values.yaml; each
 # entry names the comment line that must be there (checked in test_upstream).
 COMMENTED_KEYS: dict[str, dict[tuple[str, ...], str]] = {
     "istio-gateway": {("service", "loadBalancerClass"): '# loadBalancerClass: ""'},
+    # The counter list that replaces the chart's default ConfigMap list.
+    "dcgm-exporter": {("customMetrics",): "# customMetrics: |"},
+}
+# Subcharts whose own values a parent chart passes through under the subchart's name
+# (kube-prometheus-stack 88.5.3's Chart.yaml dependencies, staged beside it).
+SUBCHARTS: dict[str, dict[str, Chart]] = {
+    "kube-prometheus-stack": {
+        "grafana": Chart("grafana", "12.11.1", ""),
+        "kube-state-metrics": Chart("kube-state-metrics", "8.4.0", ""),
+    },
 }
 
 
@@ -72,6 +85,9 @@ def missing_upstream(chart_key: str, chart: Chart, values: dict[str, Any]) -> li
         if any(path[: len(open_)] == open_ for open_ in OPEN_SUBTREES.get(chart_key, ())):
             continue
         if path in COMMENTED_KEYS.get(chart_key, {}):
+            continue
+        sub = SUBCHARTS.get(chart_key, {}).get(path[0])
+        if sub is not None and _has_path(upstream_values(sub), path[1:]):
             continue
         if not any(_has_path(root, path) for root in roots):
             missing.append(".".join(path))

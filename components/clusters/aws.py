@@ -466,6 +466,8 @@ class EksCluster(pulumi.ComponentResource):
             load_balancer=True,
             ingress_service=ingress,
             workload_identity=WorkloadIdentity(storage_uri_prefix=models.uri_prefix),
+            gpu_node_os="eks-auto" if auto else args.gpu_node_image,
+            empty_gpu_node_delay=args.consolidate_after,
             # Public subnets and routes are in `ready` so the ingress load balancer
             # (in those subnets) is deleted before them.
             # The EBS CSI add-on and the gp3 class are not in `ready`: the serving stack

@@ -59,6 +59,8 @@ GPU_TAINT = f"{GPU_RESOURCE}=true:NoSchedule"
 AKS_NODE_CLASS = karpenter.NodeClassKind("karpenter.azure.com/v1beta1", "AKSNodeClass")
 WORKLOAD_IDENTITY_LABEL = "azure.workload.identity/use"
 AUDIT_LOGS = ("kube-audit-admin", "guard")
+# The cluster autoscaler keeps an empty node this long before removing it.
+SCALE_DOWN_UNNEEDED = "5m"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,7 +339,7 @@ class AksCluster(pulumi.ComponentResource):
                 if auto
                 else {
                     # Empty GPU nodes go after 5 minutes, not the default 10.
-                    "scale_down_unneeded_time": "5m",
+                    "scale_down_unneeded_time": SCALE_DOWN_UNNEEDED,
                     "scale_down_delay_after_add": "5m",
                     "expander": "least-waste",
                 }
@@ -485,6 +487,9 @@ class AksCluster(pulumi.ComponentResource):
                 pod_labels={WORKLOAD_IDENTITY_LABEL: "true"},
                 storage_uri_prefix=models.uri_prefix,
             ),
+            gpu_node_os="ubuntu",
+            # Node auto-provisioning's consolidation, or the autoscaler's unneeded time.
+            empty_gpu_node_delay=args.consolidate_after if auto else SCALE_DOWN_UNNEEDED,
             # GPU capacity comes up beside the serving stack: nothing it installs needs a
             # GPU node, and waiting for the pools would add minutes to every deploy.
             ready=(*base, audit, *models.ready),

@@ -69,6 +69,11 @@ class Cluster:
     ready: Sequence[pulumi.Resource] = ()
     """Resources that must exist before anything is installed in the cluster
     (node groups, add-ons); the serving stack depends on them."""
+    gpu_node_os: str = "unknown"
+    """The GPU nodes' image, for host agents that reach the driver (dcgm-exporter):
+    al2023, bottlerocket, eks-auto, cos, gke-autopilot, ubuntu or unknown."""
+    empty_gpu_node_delay: str | None = None
+    """How long the node autoscaler keeps an empty GPU node (None: not known here)."""
 
     @property
     def ingress_service_type(self) -> str:

@@ -351,6 +351,9 @@ class GkeCluster(pulumi.ComponentResource):
                 storage_uri_prefix=models.uri_prefix,
             ),
             ready=(*ready, *models.ready),
+            gpu_node_os="gke-autopilot" if autopilot else "cos",
+            # GKE's cluster autoscaler: 10 minutes unneeded before an empty node goes.
+            empty_gpu_node_delay="10m",
         )
         self.register_outputs(
             {

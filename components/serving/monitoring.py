@@ -1,4 +1,9 @@
-"""kube-prometheus-stack with a generated Grafana password, and monitors for the platform."""
+"""kube-prometheus-stack with a generated Grafana password, and monitors for the platform.
+
+The Prometheus operator's CRDs come from their own release (prometheus-operator-crds),
+installed first, so upgrading that chart upgrades them; kube-prometheus-stack installs
+none, and every monitor and rule waits for the CRD release only.
+"""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +19,13 @@ NAMESPACE = "monitoring"
 GRAFANA_SECRET = "grafana-admin"
 # kube-prometheus-stack waits on CRDs and several controllers on a cold cluster.
 TIMEOUT = 900
+# The uid kube-prometheus-stack gives its provisioned Prometheus datasource; dashboards
+# name their datasource by it.
+DATASOURCE_UID = "prometheus"
+# Grafana's dashboard sidecar reads ConfigMaps with this label (kube-prometheus-stack's
+# default label and value) and puts each in the folder its annotation names.
+DASHBOARD_LABEL = ("grafana_dashboard", "1")
+FOLDER_ANNOTATION = "grafana_folder"
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,10 @@ class MonitoringArgs:
     targets: Sequence[Target] = ()
     """Monitors for the other parts; each part declares its own."""
     retention: str = "7d"
+    node_labels: Sequence[str] = ()
+    """Node label keys kube-state-metrics exposes on kube_node_labels (pools, prices)."""
+    pod_labels: Sequence[str] = ()
+    """Pod label keys kube-state-metrics exposes on kube_pod_labels (per-model views)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -42,6 +58,8 @@ class Monitoring(pulumi.ComponentResource):
     """Prometheus, Alertmanager and Grafana, and a monitor per platform component."""
 
     release: k8s.helm.v3.Release
+    crds: k8s.helm.v3.Release
+    namespace: k8s.core.v1.Namespace
     grafana_password: pulumi.Output[str]
     monitors: list[k8s.apiextensions.CustomResource]
 
@@ -51,7 +69,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("gpuplane:serving:Monitoring", name, None, opts)
         common = {"parent": self, "provider": args.provider}
         # node-exporter needs the host network, PID namespace and /proc: privileged.
-        ns = namespace(
+        self.namespace = ns = namespace(
             f"{name}-ns",
             NAMESPACE,
             pod_security="privileged",
@@ -75,13 +93,21 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": self.grafana_password},
             opts=pulumi.ResourceOptions(depends_on=[ns], **common),
         )
+        self.crds = release(
+            f"{name}-crds",
+            chart="prometheus-operator-crds",
+            release_name="prometheus-operator-crds",
+            namespace=ns,
+            values={},
+            **common,
+        )
         self.release = release(
             f"{name}-release",
             chart="kube-prometheus-stack",
             release_name="kube-prometheus-stack",
             namespace=ns,
             values={
-                "crds": {"enabled": True},
+                "crds": {"enabled": False},
                 "grafana": {
                     "enabled": True,
                     "admin": {
@@ -89,7 +115,17 @@ class Monitoring(pulumi.ComponentResource):
                         "userKey": "admin-user",
                         "passwordKey": "admin-password",
                     },
+                    "sidecar": {
+                        "datasources": {"uid": DATASOURCE_UID},
+                        "dashboards": {
+                            "label": DASHBOARD_LABEL[0],
+                            "labelValue": DASHBOARD_LABEL[1],
+                            "folderAnnotation": FOLDER_ANNOTATION,
+                            "provider": {"foldersFromFilesStructure": True},
+                        },
+                    },
                 },
+                "kube-state-metrics": {"metricLabelsAllowlist": _allowlist(args)},
                 "prometheus": {
                     "prometheusSpec": {
                         "retention": args.retention,
@@ -100,32 +136,48 @@ class Monitoring(pulumi.ComponentResource):
                     }
                 },
             },
-            depends_on=[secret],
+            depends_on=[secret, self.crds],
             timeout=TIMEOUT,
             **common,
         )
-        # Monitors need only the operator's CRDs, which ship with the release.
+        # Monitors need only the operator's CRDs.
         self.monitors = [
-            custom_resource(
-                f"{name}-{target.name}",
-                api_version="monitoring.coreos.com/v1",
-                kind=target.kind,
-                name=target.name,
-                namespace=NAMESPACE,
-                spec={
-                    "namespaceSelector": (
-                        {"matchNames": list(target.namespaces)}
-                        if target.namespaces
-                        else {"any": True}
-                    ),
-                    "selector": dict(target.selector),
-                    ("endpoints" if target.kind == "ServiceMonitor" else "podMetricsEndpoints"): [
-                        dict(e) for e in target.endpoints
-                    ],
-                },
-                depends_on=[self.release],
-                **common,
-            )
+            monitor(f"{name}-{target.name}", target, depends_on=[self.crds], **common)
             for target in args.targets
         ]
         self.register_outputs({"grafanaAdminPassword": self.grafana_password})
+
+
+def monitor(
+    resource_name: str,
+    target: Target,
+    *,
+    parent: pulumi.Resource,
+    provider: k8s.Provider,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.apiextensions.CustomResource:
+    """A ServiceMonitor or PodMonitor in the monitoring namespace for one target."""
+    endpoints = "endpoints" if target.kind == "ServiceMonitor" else "podMetricsEndpoints"
+    return custom_resource(
+        resource_name,
+        api_version="monitoring.coreos.com/v1",
+        kind=target.kind,
+        name=target.name,
+        namespace=NAMESPACE,
+        spec={
+            "namespaceSelector": (
+                {"matchNames": list(target.namespaces)} if target.namespaces else {"any": True}
+            ),
+            "selector": dict(target.selector),
+            endpoints: [dict(e) for e in target.endpoints],
+        },
+        parent=parent,
+        provider=provider,
+        depends_on=depends_on,
+    )
+
+
+def _allowlist(args: MonitoringArgs) -> list[str]:
+    """kube-state-metrics' `--metric-labels-allowlist` entries (empty kinds left out)."""
+    kinds = {"nodes": args.node_labels, "pods": args.pod_labels}
+    return [f"{kind}=[{','.join(keys)}]" for kind, keys in kinds.items() if keys]

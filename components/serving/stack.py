@@ -8,7 +8,8 @@ install in parallel:
     Knative Operator -> KnativeServing (Ready) <- istiod
                               \\                     |
                                KServe CRDs -> KServe controller -> runtimes
-    kube-prometheus-stack -> ServiceMonitors / PodMonitors
+    prometheus-operator-crds -> kube-prometheus-stack
+                             +-> ServiceMonitors / PodMonitors / rules, dcgm-exporter
 """
 
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
 from gpuplane.components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
 from gpuplane.components.serving.monitoring import Monitoring, MonitoringArgs, Target
+from gpuplane.components.serving.observability import Observability, ObservabilityArgs
+from gpuplane.components.serving.series import POD_LABEL_KEYS, node_label_keys
 
 DEFAULT_DOMAIN = "example.com"
 
@@ -142,6 +145,7 @@ class ServingStack(pulumi.ComponentResource):
     knative: Knative
     kserve: KServe
     monitoring: Monitoring | None
+    observability: Observability | None
 
     def __init__(
         self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -202,11 +206,30 @@ class ServingStack(pulumi.ComponentResource):
                 provider=provider,
                 depends_on=[self.kserve.controller],
             )
-        self.monitoring = None
-        if settings.monitoring:
+        self.monitoring = self.observability = None
+        monitoring = settings.monitoring
+        if monitoring.enabled:
             self.monitoring = Monitoring(
                 f"{name}-monitoring",
-                MonitoringArgs(provider=provider, targets=monitor_targets(), depends_on=ready),
+                MonitoringArgs(
+                    provider=provider,
+                    targets=monitor_targets(),
+                    node_labels=node_label_keys(cluster.gpu_pools),
+                    pod_labels=POD_LABEL_KEYS,
+                    depends_on=ready,
+                ),
+                opts=child,
+            )
+            self.observability = Observability(
+                f"{name}-observability",
+                ObservabilityArgs(
+                    provider=provider,
+                    namespace=self.monitoring.namespace,
+                    crds=self.monitoring.crds,
+                    gpu_metrics=monitoring.gpu_metrics,
+                    gpu_pools=cluster.gpu_pools,
+                    gpu_node_os=cluster.gpu_node_os,
+                ),
                 opts=child,
             )
         self.register_outputs(

@@ -5,7 +5,13 @@ from typing import Any
 
 import pytest
 
-from gpuplane.components.config import ConfigError, load_config, parse_config
+from gpuplane.components.config import (
+    ConfigError,
+    MonitoringConfig,
+    cold_start_budget,
+    load_config,
+    parse_config,
+)
 from tests.helpers import AWS, AWS_LOCATION, AZURE, AZURE_LOCATION, EXISTING, config_problems
 
 GCP = {"cloud": "gcp", "cluster": {"endpoint": {"publicAccessCidrs": ["203.0.113.0/24"]}}}
@@ -193,7 +199,37 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         {**EXISTING, "serving": {"monitoring": "yes"}},
         {},
         "gpuplane:serving.monitoring",
-        "valid boolean",
+        "must be true, false or an object",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": {"gpuMetrcs": False}}},
+        {},
+        "gpuplane:serving.monitoring.gpuMetrcs",
+        "allowed keys here: enabled, dashboards, gpuMetrics, cost, alerts",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": {"alerts": {"errorRatio": 2}}}},
+        {},
+        "gpuplane:serving.monitoring.alerts.errorRatio",
+        "less than or equal to 1",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": {"alerts": {"gpuPodPending": "soon"}}}},
+        {},
+        "gpuplane:serving.monitoring.alerts.gpuPodPending",
+        "duration like 30s",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": {"alerts": {"coldStartBudget": "40m"}}}},
+        {},
+        "gpuplane:serving.monitoring.alerts.coldStartBudget",
+        "below gpuplane:serving.knative.progressDeadline (30m)",
+    ),
+    (
+        {**EXISTING, "serving": {"monitoring": {"cost": True}}},
+        {},
+        "gpuplane:serving.monitoring.cost",
+        "needs a cloud price table",
     ),
     (
         _aws(gpuPools=[_pool(maxNodes="3")]),
@@ -273,7 +309,7 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         {**EXISTING, "serving": '{"monitoring": "sometimes"}'},
         {},
         "gpuplane:serving.monitoring",
-        "boolean",
+        "must be true, false or an object",
     ),
     # gpuplane:aws
     (
@@ -592,5 +628,10 @@ def test_existing_cluster_config_is_minimal() -> None:
     cfg = parse_config(EXISTING)
     assert cfg.system_pool is None
     assert cfg.existing is not None and cfg.existing.context == "kind-gpuplane"
-    assert cfg.serving.monitoring is True
+    assert cfg.serving.monitoring.enabled is True
+    assert cfg.serving.monitoring.alerts.cold_start_budget is None
+    assert cold_start_budget(cfg.serving) == "900s"  # half of the 30m progress deadline
+    assert parse_config({**EXISTING, "serving": {"monitoring": False}}).serving.monitoring == (
+        MonitoringConfig(enabled=False)
+    )
     assert cfg.serving.knative.scale_to_zero is True

@@ -46,6 +46,7 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
         "kserve-crd",
         "kserve",
         "kserve-runtime-configs",
+        "prometheus-operator-crds",
         "kube-prometheus-stack",
     }
     assert custom_resource_named(local_graph, "KnativeServing", "knative-serving")
@@ -67,8 +68,10 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
         ("PeerAuthentication/default", "istio-base"),
         ("PeerAuthentication/default", "istiod"),
         ("ClusterIssuer/gpuplane-selfsigned", "cert-manager"),
-        ("ServiceMonitor/istiod", "kube-prometheus-stack"),
-        ("PodMonitor/istio-mesh", "kube-prometheus-stack"),
+        ("ServiceMonitor/istiod", "prometheus-operator-crds"),
+        ("PodMonitor/istio-mesh", "prometheus-operator-crds"),
+        # The operator's CRDs are their own release, installed first.
+        ("kube-prometheus-stack", "prometheus-operator-crds"),
         # The gateway's pods are injected by istiod.
         ("istio-ingressgateway", "istiod"),
         ("istiod", "istio-base"),
@@ -117,6 +120,9 @@ RELEASE_CHARTS = {
     "kserve": "kserve",
     "kserve-runtime-configs": "kserve-runtime-configs",
     "kube-prometheus-stack": "kube-prometheus-stack",
+    "prometheus-operator-crds": "prometheus-operator-crds",
+    "dcgm-exporter": "dcgm-exporter",
+    "nvidia-device-plugin": "nvidia-device-plugin",
 }
 
 
@@ -277,7 +283,7 @@ CRD_RELEASES = {
     "networking.istio.io": "istio-base",
     "operator.knative.dev": "knative-operator",
     "serving.kserve.io": "kserve-crd",
-    "monitoring.coreos.com": "kube-prometheus-stack",
+    "monitoring.coreos.com": "prometheus-operator-crds",
 }
 
 

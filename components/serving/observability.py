@@ -1,0 +1,68 @@
+"""GPU and serving observability: dcgm-exporter on GPU nodes and its monitor.
+
+Everything here waits for the Prometheus operator's CRD release only, so it installs
+beside kube-prometheus-stack rather than after it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpuplane.components.clusters.contract import GpuPool
+from gpuplane.components.serving import dcgm
+from gpuplane.components.serving.common import release
+from gpuplane.components.serving.monitoring import NAMESPACE, monitor
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservabilityArgs:
+    """Arguments of `Observability`."""
+
+    provider: k8s.Provider
+    namespace: k8s.core.v1.Namespace
+    """The monitoring namespace (Pod Security privileged: dcgm-exporter reads host paths)."""
+    crds: pulumi.Resource
+    """The Prometheus operator CRD release every monitor and rule waits for."""
+    gpu_metrics: bool = True
+    """Install dcgm-exporter where the cluster has GPU pools and allows it."""
+    gpu_pools: Sequence[GpuPool] = ()
+    """GPU pools; without any, no GPU metrics are installed."""
+    gpu_node_os: str = "unknown"
+    """The GPU node image (see `Cluster.gpu_node_os`); picks the driver paths."""
+
+
+class Observability(pulumi.ComponentResource):
+    """GPU metrics for gpuplane's dashboards, alerts and cost rules."""
+
+    dcgm_exporter: k8s.helm.v3.Release | None
+    missing: list[str]
+    """What this cluster cannot have, and why (Autopilot's DCGM)."""
+
+    def __init__(
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gpuplane:serving:Observability", name, None, opts)
+        common = {"parent": self, "provider": args.provider}
+        self.dcgm_exporter = None
+        self.missing = []
+        gpu_metrics = args.gpu_metrics and bool(args.gpu_pools)
+        if gpu_metrics and args.gpu_node_os in dcgm.UNSUPPORTED:
+            self.missing.append(dcgm.UNSUPPORTED[args.gpu_node_os])
+        elif gpu_metrics:
+            self.dcgm_exporter = release(
+                f"{name}-dcgm-exporter",
+                chart="dcgm-exporter",
+                release_name=dcgm.RELEASE,
+                namespace=args.namespace,
+                values=dcgm.values(args.gpu_pools, args.gpu_node_os),
+                **common,
+            )
+            monitor(
+                f"{name}-dcgm-exporter-monitor",
+                dcgm.target(NAMESPACE),
+                depends_on=[args.crds],
+                **common,
+            )
+        self.register_outputs({"missing": self.missing})
