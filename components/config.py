@@ -12,7 +12,7 @@ import contextlib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
@@ -28,7 +28,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from gpuplane.components import gpus, versions
+from gpuplane.components import gpus, machines, versions
+from gpuplane.components.messages import closest, did_you_mean, quote
+from gpuplane.policies import cidrs as cidr_rule
 
 NAMESPACE = "gpuplane"
 
@@ -66,9 +68,6 @@ RESERVED_LABEL_DOMAINS = (
     "kubernetes.azure.com",
     "karpenter.azure.com",
 )
-# Public CIDRs wider than this (per family) are refused: together, a few such
-# blocks cover the internet (0.0.0.0/1 + 128.0.0.0/1).
-MIN_PUBLIC_PREFIX = {4: 8, 6: 32}
 MIN_PROGRESS_DEADLINE = 600
 # The node pools gpuplane itself creates on AKS: the system pool and the one the
 # serving stack's controllers run on.
@@ -105,7 +104,7 @@ def duration_seconds(value: str) -> int:
     """`1h30m` -> 5400."""
     match = _DURATION.match(value)
     if not value or not match:
-        raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {value!r}")
+        raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {quote(value)}")
     hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
 
@@ -134,19 +133,25 @@ class EndpointConfig(_Model):
                 network = ipaddress.ip_network(cidr, strict=True)
             except ValueError as exc:
                 raise ValueError(
-                    f"{cidr!r} is not a CIDR block like 203.0.113.0/24 ({exc})"
+                    f"{quote(cidr)} is not a CIDR block like 203.0.113.0/24 ({str(exc)[:120]})"
                 ) from None
             if network.prefixlen == 0:
                 raise ValueError(
                     f"{cidr} opens the API server to the whole internet; list the "
                     "narrow CIDRs of your office, VPN or CI runners instead"
                 )
-            if network.prefixlen < MIN_PUBLIC_PREFIX[network.version]:
-                raise ValueError(
-                    f"{cidr} is wider than /{MIN_PUBLIC_PREFIX[network.version]}; list the "
-                    "narrow CIDRs of your office, VPN or CI runners instead"
-                )
+        # The rule the policy pack applies to the cluster's endpoint, on the whole set.
+        for problem in cidr_rule.too_wide(cidrs):
+            raise ValueError(
+                f"{problem}; list the narrow CIDRs of your office, VPN or CI runners instead"
+            )
         return cidrs
+
+
+_QUOTE_VERSION = (
+    "reads as the number {value}: an unquoted 1.30 in YAML is 1.3; quote the version, "
+    'kubernetesVersion: "1.30"'
+)
 
 
 class ClusterConfig(_Model):
@@ -172,9 +177,19 @@ class ClusterConfig(_Model):
             )
         return value
 
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _version_as_written(cls, value: Any) -> Any:
+        """`kubernetesVersion: 1.30` unquoted is the YAML number 1.3: say so."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(_QUOTE_VERSION.format(value=value))
+        return value
+
     @field_validator("kubernetes_version")
     @classmethod
     def _version(cls, value: str) -> str:
+        if re.fullmatch(r"1\.\d", value):  # what Pulumi passes for an unquoted 1.30
+            raise ValueError(_QUOTE_VERSION.format(value=value))
         match = _K8S_VERSION.match(value)
         low, high = versions.KUBERNETES_MIN_MINOR, versions.KUBERNETES_MAX_MINOR
         if not match or not low <= int(match.group(1)) <= high:
@@ -235,9 +250,11 @@ class GpuPoolConfig(_Model):
     def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
         for key, value in labels.items():
             if not _LABEL_KEY.match(key):
-                raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
+                raise ValueError(f"label key {quote(key)} is not a valid Kubernetes label key")
             if not _LABEL_VALUE.match(value):
-                raise ValueError(f"label value {value!r} for {key!r} is not a valid label value")
+                raise ValueError(
+                    f"label value {quote(value)} for {quote(key)} is not a valid label value"
+                )
         return labels
 
 
@@ -389,7 +406,7 @@ class AwsConfig(_Model):
         for arn in arns:
             if not _ROLE_ARN.match(arn):
                 raise ValueError(
-                    f"{arn!r} is not an IAM role ARN like arn:aws:iam::123456789012:role/admin"
+                    f"{quote(arn)} is not an IAM role ARN like arn:aws:iam::123456789012:role/admin"
                 )
         return arns
 
@@ -399,7 +416,7 @@ class AwsConfig(_Model):
         try:
             network = ipaddress.ip_network(cidr, strict=True)
         except ValueError as exc:
-            raise ValueError(f"not a CIDR block like 10.0.0.0/16 ({exc})") from None
+            raise ValueError(f"not a CIDR block like 10.0.0.0/16 ({str(exc)[:120]})") from None
         if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 18:
             raise ValueError("must be a private IPv4 block from /16 to /18, like 10.0.0.0/16")
         return cidr
@@ -421,7 +438,7 @@ def _private_ipv4(cidr: str, low: int, high: int) -> str:
     try:
         network = ipaddress.ip_network(cidr, strict=True)
     except ValueError as exc:
-        raise ValueError(f"not a CIDR block like 10.0.0.0/20 ({exc})") from None
+        raise ValueError(f"not a CIDR block like 10.0.0.0/20 ({str(exc)[:120]})") from None
     if network.version != 4 or not network.is_private or not low <= network.prefixlen <= high:
         raise ValueError(f"must be a private IPv4 block from /{low} to /{high}")
     return cidr
@@ -502,7 +519,7 @@ class AzureConfig(_Model):
         for value in ids:
             if not _GUID.match(value):
                 raise ValueError(
-                    f"{value!r} is not an Entra ID object id like "
+                    f"{quote(value)} is not an Entra ID object id like "
                     "00000000-0000-0000-0000-000000000000"
                 )
         return ids
@@ -622,9 +639,12 @@ def _literal_choices(loc: tuple[Any, ...]) -> list[str]:
     """The allowed values of a Literal field at `loc`, if it is one."""
     model = _model_at(loc[:-1])
     field = _field(model, loc[-1]) if model is not None else None
-    if field is None or get_origin(field.annotation) is not Literal:
+    if field is None:
         return []
-    return [str(a) for a in get_args(field.annotation)]
+    for annotation in (field.annotation, *get_args(field.annotation)):
+        if get_origin(annotation) is Literal:
+            return [str(a) for a in get_args(annotation)]
+    return []
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -637,24 +657,44 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+# Pydantic's words for a wrong type, as a stack file's author would say them.
+_TYPE_WORDS = {
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing": "must be a whole number",
+}
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
-        allowed = ", ".join(_allowed_keys(loc[:-1])) or "none"
-        return f"{key_path(loc)}: unknown key; allowed keys here: {allowed}"
+        allowed = _allowed_keys(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return (
+            f"{key_path(loc)}: unknown key{hint}; allowed keys here: {', '.join(allowed) or 'none'}"
+        )
     if kind == "missing":
         allowed = _literal_choices(loc)
         return f"{key_path(loc)}: required, but not set" + (
             f"; allowed: {', '.join(allowed)}" if allowed else ""
         )
     if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        allowed = expected.replace("'", "").replace(" or ", ", ")
-        return f"{key_path(loc)}: given {given!r}; allowed: {allowed}"
+        choices = _literal_choices(loc)
+        hint = did_you_mean(str(given), choices) if isinstance(given, str) else ""
+        return f"{key_path(loc)}: given {quote(given)}{hint}; allowed: {', '.join(choices)}"
+    if kind in _TYPE_WORDS:
+        return f"{key_path(loc)}: {_TYPE_WORDS[kind]}, given {quote(given)}"
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{key_path(loc)}: {message} (given {given!r})"
+    return f"{key_path(loc)}: {message} (given {quote(given)})"
 
 
 def _decode_top_level(raw: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -672,7 +712,7 @@ def _decode_top_level(raw: Mapping[str, Any], problems: list[str]) -> dict[str, 
             shape = "an object" if expected is dict else "a list"
             problems.append(
                 f"{NAMESPACE}:{key}: must be {shape} (write it as YAML in the stack file, "
-                f"or with `pulumi config set --path`), given {value!r}"
+                f"or with `pulumi config set --path`), given {quote(value)}"
             )
             continue
         data[key] = value
@@ -754,6 +794,12 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 f"gpuplane:systemPool.minNodes: {pool.min_nodes} is above maxNodes "
                 f"{pool.max_nodes}; minNodes must be <= maxNodes"
             )
+        if pool is not None and pool.instance_type is not None:
+            unknown = machines.unknown_machine(cfg.cloud, pool.instance_type)
+            if unknown is not None:
+                problems.append(
+                    f"gpuplane:systemPool.instanceType: {quote(pool.instance_type)} is {unknown}"
+                )
     else:
         if cfg.existing is None:
             problems.append(
@@ -801,7 +847,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 reserved = reserved_label_domain(key)
                 if reserved is not None:
                     problems.append(
-                        f"{where}.labels: {key!r} is under the reserved domain {reserved} "
+                        f"{where}.labels: {quote(key)} is under the reserved domain {reserved} "
                         "(gpuplane, the kubelet, Karpenter or AKS sets those); use your own prefix"
                     )
         else:
@@ -995,7 +1041,7 @@ def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[st
             if pool.accelerator is not None and pool.accelerator != gpu.accelerator:
                 problems.append(
                     f"{where}.accelerator: {machine} carries {gpu.accelerator}, given "
-                    f"{pool.accelerator!r}; leave it unset or set {gpu.accelerator}"
+                    f"{quote(pool.accelerator)}; leave it unset or set {gpu.accelerator}"
                 )
             if pool.accelerator_count is not None and pool.accelerator_count != gpu.count:
                 problems.append(
@@ -1010,9 +1056,10 @@ def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[st
                     f"their own); allowed: {allowed}"
                 )
             elif pool.accelerator not in gpus.N1_ACCELERATORS:
+                hint = did_you_mean(pool.accelerator, gpus.N1_ACCELERATORS)
                 problems.append(
-                    f"{where}.accelerator: {pool.accelerator!r} cannot be attached to "
-                    f"{machine}; allowed: {allowed}"
+                    f"{where}.accelerator: {quote(pool.accelerator)} cannot be attached to "
+                    f"{machine}{hint}; allowed: {allowed}"
                 )
             else:
                 counts = gpus.N1_ACCELERATORS[pool.accelerator]
@@ -1021,9 +1068,14 @@ def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[st
                         f"{where}.acceleratorCount: {pool.accelerator} attaches in counts of "
                         f"{', '.join(map(str, counts))}, given {pool.accelerator_count}"
                     )
+        elif (unknown := machines.unknown_machine(cloud, machine)) is not None:
+            near = machines.catalogue(cloud).near(machine)
+            if near is None or gpus.implied_gpu(cloud, near) is None:
+                unknown += f"; GPU machine types there: {', '.join(gpus.families(cloud))}"
+            problems.append(f"{at}: {quote(machine)} is {unknown}")
         else:
             problems.append(
-                f"{at}: {machine!r} has no NVIDIA GPU on {cloud}; GPU machine types gpuplane "
+                f"{at}: {quote(machine)} has no NVIDIA GPU on {cloud}; GPU machine types gpuplane "
                 f"knows there: {', '.join(gpus.families(cloud))}"
             )
     return problems
@@ -1081,16 +1133,69 @@ def parse_config(
         or location.get("azure-native:location"),
         "project": location.get("gcp:project"),
     }
-    try:
-        cfg = PlatformConfig.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(_describe(e) for e in exc.errors())
+    cfg, broken = _validate(data, problems)
+    if cfg is not None:
+        # All problems in one round: the cross-field rules run on what parsed, and
+        # say nothing about a section that is already reported broken.
+        problems.extend(p for p in _cross_checks(cfg) if not _about(p, broken))
     if problems:
         raise ConfigError(problems)
-    problems = _cross_checks(cfg)
-    if problems:
-        raise ConfigError(problems)
+    assert cfg is not None
     return _with_defaults(cfg)
+
+
+def _validate(
+    data: dict[str, Any], problems: list[str]
+) -> tuple["PlatformConfig | None", set[str]]:
+    """The model from `data`, reporting every schema problem into `problems`.
+
+    When some fields do not parse, the model is built again without the top-level
+    sections they are in (unknown keys are simply dropped), so cross-field rules can
+    still run; returns that model (None if even that fails) and the broken sections.
+    """
+    broken: set[str] = set()
+    try:
+        return PlatformConfig.model_validate(data), broken
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems.extend(_describe(e) for e in errors)
+    partial = json.loads(json.dumps(data))  # a deep copy of plain data
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden" and len(loc) > 1:
+            _drop(partial, loc)
+        elif loc:
+            broken.add(str(loc[0]))
+    for section in broken:
+        partial.pop(section, None)
+    if "cloud" in broken:
+        return None, broken
+    try:
+        return PlatformConfig.model_validate(partial), broken
+    except ValidationError:
+        return None, broken
+
+
+def _drop(data: Any, loc: tuple[Any, ...]) -> None:
+    """Remove the value at `loc` (an unknown key) from nested plain data."""
+    for part in loc[:-1]:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(data, dict):
+        data.pop(loc[-1], None)
+
+
+def _about(problem: str, sections: set[str]) -> bool:
+    """Whether a problem is about one of the (top-level, camelCase) sections."""
+    return any(
+        problem.startswith((f"{NAMESPACE}:{s}:", f"{NAMESPACE}:{s}.", f"{NAMESPACE}:{s}["))
+        for s in sections
+    )
+
+
+_ALL_LOCATION_KEYS = tuple(k for keys in LOCATION_KEYS.values() for k in keys)
 
 
 def split_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -1101,9 +1206,29 @@ def split_config(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
         namespace, _, key = full_key.partition(":")
         if namespace == NAMESPACE:
             ours[key] = value
-        elif full_key in {k for keys in LOCATION_KEYS.values() for k in keys}:
+        elif full_key in _ALL_LOCATION_KEYS:
             location[full_key] = str(value)
     return ours, location
+
+
+def mistyped_keys(keys: Iterable[str]) -> list[str]:
+    """Keys outside gpuplane's namespace that look like a typo of one gpuplane reads
+    (`aws:regoin`, `gpuplan:cloud`): Pulumi passes them on silently, so nothing else
+    would point at them."""
+    problems = []
+    for full_key in keys:
+        namespace, _, key = full_key.partition(":")
+        if namespace == NAMESPACE or full_key in _ALL_LOCATION_KEYS:
+            continue
+        if closest(namespace, [NAMESPACE]) is not None:
+            problems.append(
+                f"{full_key}: unknown namespace {namespace!r}; did you mean {NAMESPACE}:{key}?"
+            )
+            continue
+        near = closest(full_key, _ALL_LOCATION_KEYS)
+        if near is not None and near.partition(":")[0] == namespace:
+            problems.append(f"{full_key}: not a key gpuplane reads; did you mean {near}?")
+    return problems
 
 
 def load_config(values: Mapping[str, Any] | None = None) -> PlatformConfig:
@@ -1113,4 +1238,11 @@ def load_config(values: Mapping[str, Any] | None = None) -> PlatformConfig:
 
         values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     ours, location = split_config(values)
-    return parse_config(ours, location)
+    typos = mistyped_keys(values)
+    try:
+        cfg = parse_config(ours, location)
+    except ConfigError as exc:
+        raise ConfigError([*typos, *exc.problems]) from None
+    if typos:
+        raise ConfigError(typos)
+    return cfg

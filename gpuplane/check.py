@@ -15,7 +15,6 @@ but passed to stack rules by the engine. So a stack rule may see other shapes, o
 unknowns, under Pulumi.
 """
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +36,9 @@ from pulumi_policy.policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from gpuplane.components.messages import did_you_mean, quote
 from gpuplane.graph import ASSET, RESOURCE_REF, SECRET, UNKNOWN, Resource, ResourceGraph
+from gpuplane.loader import InputError, load_json
 from gpuplane.policies.catalogue import PACK_NAME, RULES
 from gpuplane.policies.rule import Rule
 
@@ -56,7 +57,7 @@ _SCHEMA_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-class PolicyConfigError(ValueError):
+class PolicyConfigError(InputError):
     """A policy config file that is not what `pulumi preview --policy-pack-config` takes."""
 
 
@@ -126,11 +127,9 @@ class PackConfig:
         if path is None:
             return cls()
         try:
-            data = json.loads(path.read_text())
-        except OSError as exc:
-            raise PolicyConfigError(f"cannot read {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise PolicyConfigError(f"{path} is not JSON: {exc}") from None
+            data = load_json(path)
+        except InputError as exc:
+            raise PolicyConfigError(str(exc)) from None
         return cls.parse(data, str(path))
 
     @classmethod
@@ -154,12 +153,13 @@ class PackConfig:
                         )
                     value = value.get("enforcementLevel")
                 if value not in LEVELS:
-                    problems.append(f"all: {value!r}; allowed: {', '.join(LEVELS)}")
+                    problems.append(f"all: {quote(value)}; allowed: {', '.join(LEVELS)}")
                 all_level = value
                 continue
             rule = known.get(key)
             if rule is None:
-                problems.append(f"{key}: no such policy (see `gpuplane rules`)")
+                hint = did_you_mean(str(key), known)
+                problems.append(f"{key[:80]}: no such policy{hint} (see `gpuplane rules`)")
                 continue
             if isinstance(value, str):
                 value = {"enforcementLevel": value}
@@ -170,7 +170,7 @@ class PackConfig:
                 if setting == "enforcementLevel":
                     if given not in LEVELS:
                         problems.append(
-                            f"{key}.enforcementLevel: {given!r}; allowed: {', '.join(LEVELS)}"
+                            f"{key}.enforcementLevel: {quote(given)}; allowed: {', '.join(LEVELS)}"
                         )
                     levels[key] = given
                 elif setting not in rule.config:
@@ -233,13 +233,18 @@ def _checked(resources: Iterable[Resource]) -> list[Resource]:
     return [r for r in resources if r.custom and not r.is_provider]
 
 
-def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult:
-    """Every rule over every resource (and the stack) of `graph`.
+def check(
+    graph: ResourceGraph,
+    config: PackConfig | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> CheckResult:
+    """Every rule (of `rules`: default the whole pack) over every resource and the stack.
 
     Raises PolicyRuntimeError (a PolicyConfigError) naming the rule and the resource
     when a rule fails with an unexpected error.
     """
     config = config or PackConfig()
+    rules = RULES if rules is None else rules
     resources = _checked(graph)
     result = CheckResult(stack=graph.stack, resources=len(resources))
     by_urn = {r.urn: r for r in resources}
@@ -248,7 +253,7 @@ def check(graph: ResourceGraph, config: PackConfig | None = None) -> CheckResult
     # A stack rule's finding with no resource of its own belongs to the stack.
     stack_name = f"{graph.project}-{graph.stack}"
     stack_urn = f"urn:pulumi:{graph.stack}::{graph.project}::{STACK_TYPE}::{stack_name}"
-    for rule in RULES:
+    for rule in rules:
         level = config.level(rule)
         if level == "disabled":
             continue

@@ -1,13 +1,60 @@
 """Renderings of a policy check: text, JSON, a PR comment (markdown) and SARIF 2.1.0."""
 
 import json
+import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from gpuplane.check import CheckResult, Violation
+from gpuplane.components.messages import did_you_mean
+from gpuplane.loader import InputError, key_line
 from gpuplane.policies.catalogue import RULES
 from gpuplane.policies.rule import Rule
+
+INFORMATION_URI = "https://github.com/gpuplane/gpuplane"
+# A stack-file key a finding's message names: `gpuplane:aws.adminRoleArns`, `gcp:project`.
+_KEY_IN_MESSAGE = re.compile(r"\b((?:gpuplane|aws|gcp|azure-native):[A-Za-z][\w.\[\]]*\w)")
+_BY_ID = {rule.id: rule for rule in RULES}
+_COLOURS = {"MANDATORY": "\033[1;31m", "ADVISORY": "\033[33m", "passed": "\033[32m"}
+_RESET = "\033[0m"
+
+
+def rules_without(skipped: Iterable[str]) -> tuple[Rule, ...]:
+    """The pack without the rules named (by id, any case, or by name); an unknown one is
+    refused, with the nearest id or name."""
+    drop: set[str] = set()
+    names = {rule.name: rule.id for rule in RULES}
+    for given in skipped:
+        rule_id = given.upper() if given.upper() in _BY_ID else names.get(given)
+        if rule_id is None:
+            hint = did_you_mean(given, [*_BY_ID, *names])
+            raise InputError(f"--skip-rule: no rule {given!r}{hint} (see `gpuplane rules`)")
+        drop.add(rule_id)
+    return tuple(rule for rule in RULES if rule.id not in drop)
+
+
+def stack_key(violation: Violation) -> str | None:
+    """The stack-file key to change for a finding: the rule's own, or one its message names."""
+    rule = _BY_ID.get(violation.id)
+    if rule is not None and rule.stack_key:
+        return rule.stack_key
+    match = _KEY_IN_MESSAGE.search(violation.message)
+    return match.group(1) if match else None
+
+
+def remediation(violation: Violation) -> str:
+    """How to fix a finding, phrased as the stack-file key to change where there is one."""
+    rule = _BY_ID.get(violation.id)
+    how = rule.remediation if rule is not None else ""
+    key = stack_key(violation)
+    if key is not None:
+        return f"change {key} in the stack file" + (f" (on the resource: {how})" if how else "")
+    if violation.message.startswith(f"[{violation.id}] cannot be known"):
+        return "nothing to change: the value is known only at deploy time"
+    return how + (" (no stack-file key sets this: gpuplane's program does)" if how else "")
+
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
@@ -19,13 +66,22 @@ def _ordered(result: CheckResult) -> list[Violation]:
     return sorted(result.violations, key=lambda v: (v.level != "mandatory", v.id, v.urn))
 
 
-def text(result: CheckResult) -> str:
+def text(result: CheckResult, color: bool = False) -> str:
+    """Findings, each with its fix, then a verdict line; ANSI colours when `color`."""
+
+    def paint(word: str, width: int = 0) -> str:
+        padded = f"{word:<{width}}"
+        return f"{_COLOURS[word]}{padded}{_RESET}" if color and word in _COLOURS else padded
+
     lines = []
     for v in _ordered(result):
-        lines.append(f"{v.level.upper():<9} {v.id:<11} {v.type}::{v.name}")
+        lines.append(f"{paint(v.level.upper(), 9)} {v.id:<11} {v.type}::{v.name}")
         lines.append(f"          {v.message}")
+        lines.append(f"          fix: {remediation(v)}")
     summary = result.summary()
-    verdict = "passed" if summary["passed"] else "FAILED"
+    verdict = paint("passed") if summary["passed"] else paint("FAILED")
+    if color and not summary["passed"]:
+        verdict = f"{_COLOURS['MANDATORY']}FAILED{_RESET}"
     lines.append(
         f"{result.stack}: {verdict}: {summary['mandatory']} mandatory, "
         f"{summary['advisory']} advisory violation(s); {summary['policies']} policies over "
@@ -62,10 +118,11 @@ def markdown(result: CheckResult) -> str:
     ):
         out.append(f"| {level} | {rule_id} | `{policy}` | {n} |")
     out += ["", "<details><summary>Findings</summary>", ""]
-    out += ["| level | rule | resource | message |", "|---|---|---|---|"]
+    out += ["| level | rule | resource | message | fix |", "|---|---|---|---|---|"]
     for v in _ordered(result):
         out.append(
-            f"| {v.level} | {v.id} | `{_cell(v.type)}::{_cell(v.name)}` | {_cell(v.message)} |"
+            f"| {v.level} | {v.id} | `{_cell(v.type)}::{_cell(v.name)}` | {_cell(v.message)} "
+            f"| {_cell(remediation(v))} |"
         )
     out += ["", "</details>", ""]
     return "\n".join(out)
@@ -77,7 +134,20 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.description},
         "fullDescription": {"text": f"{rule.description} Source: {rule.anchor}."},
-        "help": {"text": rule.remediation},
+        "helpUri": f"{INFORMATION_URI}/blob/main/docs/cli.md#{rule.id.lower()}",
+        "help": {
+            "text": (
+                f"{rule.description} Fix: "
+                + (f"change {rule.stack_key} in the stack file; " if rule.stack_key else "")
+                + rule.remediation
+            ),
+            "markdown": (
+                f"**{rule.id}** {rule.description}\n\nFix: "
+                + (f"change `{rule.stack_key}` in the stack file; " if rule.stack_key else "")
+                + rule.remediation
+                + f"\n\nSource: {rule.anchor}."
+            ),
+        },
         "defaultConfiguration": {"level": _SARIF_LEVEL[rule.level]},
         "properties": {
             "tags": ["security", rule.family],
@@ -87,8 +157,19 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     }
 
 
-def sarif(result: CheckResult, artifact: Path | None) -> str:
-    """SARIF 2.1.0 for GitHub code scanning; results point at the stack file."""
+def _line(artifact: Path | None, key: str | None) -> int:
+    """The line of `key` in the stack file (1 when there is no file, key or such line)."""
+    if artifact is None or key is None:
+        return 1
+    try:
+        return key_line(artifact, key)
+    except InputError:
+        return 1
+
+
+def sarif(result: CheckResult, artifact: Path | None, version: str = "") -> str:
+    """SARIF 2.1.0 for GitHub code scanning; each result points at the line of the
+    stack-file key that decides it (line 1 where no key does)."""
     uri = artifact.as_posix() if artifact is not None else f"stacks/Pulumi.{result.stack}.yaml"
     index = {rule.id: i for i, rule in enumerate(RULES)}
     results = [
@@ -96,12 +177,12 @@ def sarif(result: CheckResult, artifact: Path | None) -> str:
             "ruleId": v.id,
             "ruleIndex": index[v.id],
             "level": _SARIF_LEVEL.get(v.level, "note"),
-            "message": {"text": f"{v.message} ({v.type}::{v.name})"},
+            "message": {"text": f"{v.message} ({v.type}::{v.name}). Fix: {remediation(v)}"},
             "locations": [
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": uri},
-                        "region": {"startLine": 1},
+                        "region": {"startLine": _line(artifact, stack_key(v))},
                     },
                     "logicalLocations": [{"fullyQualifiedName": v.urn, "kind": "resource"}],
                 }
@@ -118,7 +199,9 @@ def sarif(result: CheckResult, artifact: Path | None) -> str:
                 "tool": {
                     "driver": {
                         "name": "gpuplane",
-                        "informationUri": "https://github.com/gpuplane/gpuplane",
+                        "version": version or "unknown",
+                        "semanticVersion": version or "0.0.0",
+                        "informationUri": INFORMATION_URI,
                         "rules": [_sarif_rule(rule) for rule in RULES],
                     }
                 },

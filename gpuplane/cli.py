@@ -3,16 +3,23 @@
 import asyncio
 import atexit
 import contextlib
+import errno
 import gc
+import importlib.metadata
 import json
+import os
+import re
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
@@ -20,18 +27,85 @@ from rich.markup import escape
 # check, and the engine (and a cloud's SDK) only when a stack is planned.
 from gpuplane import cost, estimate, pictures, report
 from gpuplane.graph import GraphFormatError, ResourceGraph
+from gpuplane.loader import InputError
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
 
+
+class _Guarded(typer.core.TyperGroup):
+    """The one error boundary, around every command (present and future): input errors
+    exit 2 with their one line, anything unexpected exits 3 with one line; the traceback
+    only with GPUPLANE_DEBUG=1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _is_bad_input(exc):
+                _debug_traceback()
+                _error(str(exc))
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            if _stdout_broken(exc):
+                _silence_stdout()
+                _error(_STDOUT_GONE)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            _debug_traceback()
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            _error(
+                f"internal error: {type(exc).__name__}: {first} (a bug in gpuplane; "
+                f"{DEBUG_ENV}=1 shows the traceback)"
+            )
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+
 app = typer.Typer(
+    cls=_Guarded,
     add_completion=False,
     no_args_is_help=True,
     help="gpuplane: plan the GPU inference platform offline, with no cloud credentials.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
 )
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (OSError, ValueError):
+        return False
+
+
 # Wide enough off a terminal (CI logs, pipes) that type names are not cut.
-out = Console(soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 160)
+out = Console(soft_wrap=True, emoji=False, width=None if _is_tty(sys.stdout) else 160)
 err = Console(stderr=True, soft_wrap=True, emoji=False)
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "GPUPLANE_DEBUG"
+# Failures that are the input's fault exit 2 with their one-line message; anything
+# else that escapes a command is a bug in gpuplane: exit 3. Input errors of modules
+# the command loads only when needed are looked up in sys.modules (no heavy import).
+_LAZY_BAD_INPUT = (
+    ("gpuplane.components.config", "ConfigError"),
+    ("gpuplane.components.extras", "MissingExtraError"),
+    ("gpuplane.diff", "DiffError"),
+)
+
+
+def _is_bad_input(exc: BaseException) -> bool:
+    """Whether a failure is the input's fault (exit 2) rather than gpuplane's (exit 3)."""
+    if isinstance(exc, InputError | StackError | GraphFormatError | cost.PriceError):
+        return True
+    for module, name in _LAZY_BAD_INPUT:
+        kind = getattr(sys.modules.get(module), name, None)
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return True
+    return False
+
+
+_STDOUT_GONE = "cannot write to standard output (closed, or the reader went away)"
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class Format(StrEnum):
@@ -56,14 +130,53 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _check_stack_name(stack: str | None) -> None:
+    """`--stack ''` or a path is refused, never read as the default stack or a file."""
+    if stack is not None and not _STACK_NAME.match(stack):
+        raise _fail(
+            f"--stack: {stack!r} is not a stack name (letters, digits, '-', '_' and '.'; "
+            "the NAME of stacks/Pulumi.NAME.yaml); for a file of your own use --stack-file"
+        )
+
+
 def _select(stack: str | None, stack_file: Path | None) -> StackConfig:
     if stack is not None and stack_file is not None:
         raise _fail("use --stack or --stack-file, not both")
+    _check_stack_name(stack)
     try:
         project = find_project()
         return load_stack(project, name=stack, path=stack_file)
     except StackError as exc:
         raise _fail(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _step(what: str) -> Any:
+    """A spinner on stderr for a step that takes over a second, on a terminal only."""
+    if not _is_tty(sys.stderr):
+        yield
+        return
+    status = err.status(what, spinner="dots")
+    lock = threading.Lock()
+    state = {"started": False, "done": False}
+
+    def start() -> None:
+        with lock:
+            if not state["done"]:
+                status.start()
+                state["started"] = True
+
+    timer = threading.Timer(1.0, start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["started"]:
+                status.stop()
 
 
 def _plan(config: StackConfig) -> tuple[ResourceGraph, float]:
@@ -74,14 +187,16 @@ def _plan(config: StackConfig) -> tuple[ResourceGraph, float]:
     from gpuplane.components.extras import MissingExtraError
 
     started = time.perf_counter()
+    where = config.path or f"stack {config.name}"
     try:
-        graph = engine.plan(config)
+        with _step(f"planning {config.name}"):
+            graph = engine.plan(config)
     except ConfigError as exc:
-        raise _fail(f"stack {config.name}: {exc}") from None
+        raise _fail(f"{where}: {exc}") from None
     except MissingExtraError as exc:
-        raise _fail(f"stack {config.name}: {exc}") from None
+        raise _fail(f"{where}: {exc}") from None
     except engine.EngineError as exc:
-        raise _fail(f"stack {config.name}: {exc}", EXIT_FAILED) from None
+        raise _fail(f"stack {config.name}: {exc}", EXIT_INTERNAL) from None
     return graph, time.perf_counter() - started
 
 
@@ -128,6 +243,10 @@ def plan(
         try:
             graph, seconds = planned.get(name) or _plan(load_stack(project, name))
             summaries.append(report.Summary.of(graph, seconds))
+        except StackError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            failed = True
+            summaries.append(report.Summary(name, "", 0, 0, 0, 0.0, error="see above"))
         except typer.Exit:
             failed = True
             summaries.append(report.Summary(name, "", 0, 0, 0, 0.0, error="see above"))
@@ -166,10 +285,13 @@ def _load_graph(
     if graph is not None:
         if stack is not None or stack_file is not None:
             raise _fail("use one of --stack, --stack-file and --graph")
-        try:
-            return ResourceGraph.load(graph), None
-        except GraphFormatError as exc:
-            raise _fail(f"{graph}: {exc}") from None
+        loaded = ResourceGraph.load(graph)
+        if not any(r.custom for r in loaded):
+            raise _fail(
+                f"{graph}: the graph has no resources to check; give the output of "
+                "`gpuplane plan --format json` for a stack"
+            )
+        return loaded, None
     config = _select(stack or DEFAULT_STACK if stack_file is None else None, stack_file)
     planned, _ = _plan(config)
     source = config.path
@@ -177,6 +299,11 @@ def _load_graph(
         with contextlib.suppress(ValueError):  # outside the working directory: keep it
             source = source.resolve().relative_to(Path.cwd().resolve())
     return planned, source
+
+
+class FailOn(StrEnum):
+    mandatory = "mandatory"
+    advisory = "advisory"
 
 
 @app.command("check")
@@ -194,32 +321,50 @@ def check_command(
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
         CheckFormat.text
     ),
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on", help="Exit 1 on mandatory violations only, or on advisory ones too."
+        ),
+    ] = FailOn.mandatory,
+    soft_fail: Annotated[
+        bool, typer.Option("--soft-fail", help="Report violations but always exit 0 for them.")
+    ] = False,
+    skip_rule: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip-rule", help="Leave out a rule, by id or name (repeat the option for more)."
+        ),
+    ] = None,
 ) -> None:
     """Run the policy pack (policies/) over a stack's offline plan, or a saved graph.
 
-    Exit 0 with no mandatory violation, 1 with any, 2 on bad input.
+    Exit 0 with no mandatory violation, 1 with any (--fail-on advisory: with any
+    violation; --soft-fail: never), 2 on bad input, 3 on an internal error.
     """
     from gpuplane import check_report
-    from gpuplane.check import PackConfig, PolicyConfigError, check
+    from gpuplane.check import PackConfig, check
 
-    try:
-        config = PackConfig.load(policy_config)
-    except PolicyConfigError as exc:
-        raise _fail(str(exc)) from None
+    config = PackConfig.load(policy_config)
+    rules = check_report.rules_without(skip_rule) if skip_rule else None
     planned, source = _load_graph(stack, stack_file, graph)
-    try:
-        result = check(planned, config)
-    except PolicyConfigError as exc:  # includes a rule that crashed (PolicyRuntimeError)
-        raise _fail(str(exc)) from None
+    with _step("checking"):
+        result = check(planned, config, rules=rules)
     if fmt is CheckFormat.json:
         sys.stdout.write(check_report.as_json(result))
     elif fmt is CheckFormat.markdown:
         sys.stdout.write(check_report.markdown(result))
     elif fmt is CheckFormat.sarif:
-        sys.stdout.write(check_report.sarif(result, source))
+        sys.stdout.write(check_report.sarif(result, source, version=_version()))
     else:
-        sys.stdout.write(check_report.text(result))
-    raise typer.Exit(EXIT_FAILED if result.mandatory else EXIT_OK)
+        sys.stdout.write(check_report.text(result, color=_colour(sys.stdout)))
+    failing = result.violations if fail_on is FailOn.advisory else result.mandatory
+    raise typer.Exit(EXIT_FAILED if failing and not soft_fail else EXIT_OK)
+
+
+def _colour(stream: Any) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return _is_tty(stream) and not os.environ.get("NO_COLOR")
 
 
 @app.command("rules")
@@ -327,13 +472,25 @@ def graph_command(
     else:
         data = pictures.mermaid(planned)
     if output is not None:
-        if isinstance(data, bytes):
-            output.write_bytes(data)
-        else:
-            output.write_text(data)
+        _write_file(output, data)
         return
     assert isinstance(data, str)
     sys.stdout.write(data)
+
+
+def _write_file(path: Path, data: bytes | str) -> None:
+    """Write an output file, or exit 2 naming it (missing directory, a directory, no right)."""
+    if path.is_dir():
+        raise _fail(f"--output {path}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise _fail(f"--output {path}: the directory {path.parent} does not exist")
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 
 
 @app.command("diff")
@@ -349,6 +506,7 @@ def diff_command(
     """
     from gpuplane import diff
 
+    _check_stack_name(stack)
     name = stack or DEFAULT_STACK
     head_config = _select(name, None)
     head, _ = _plan(head_config)
@@ -360,9 +518,36 @@ def diff_command(
     _emit(fmt, result.to_json, lambda: diff.markdown(result), lambda: diff.text(result))
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("gpuplane")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"gpuplane {_version()}\n")
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
-def _root() -> None:
-    """gpuplane: plan the GPU inference platform offline, with no cloud credentials."""
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """gpuplane: plan the GPU inference platform offline, with no cloud credentials.
+
+    Exit codes: 0 ok, 1 a mandatory policy violation (check), 2 bad input, 3 internal error.
+    """
 
 
 def _close_stray_event_loops() -> None:
@@ -375,10 +560,68 @@ def _close_stray_event_loops() -> None:
                 obj.close()
 
 
+def _error(message: str) -> None:
+    """One line on stderr, plain (safe whatever the message holds)."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+
+
+def _debug_traceback() -> None:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exc()
+
+
+def _stdout_broken(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.EBADF)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit flush cannot fail."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def run(argv: list[str] | None = None) -> int:
+    """The command with its one error boundary; returns the exit code.
+
+    0 ok; 1 only for a policy verdict (a mandatory violation, or `--fail-on advisory`)
+    and `diff --exit-code`; 2 bad input (one line naming the file or key); 3 an internal
+    error (one line; GPUPLANE_DEBUG=1 prints the traceback); 130 interrupted.
+    """
+    if sys.stdout is None:
+        _error("standard output is closed; gpuplane writes its report there (use a file or pipe)")
+        return EXIT_BAD_INPUT
+    try:
+        result = app(args=argv, prog_name="gpuplane", standalone_mode=False)
+        sys.stdout.flush()
+        return result if isinstance(result, int) else EXIT_OK
+    except typer.TyperException as exc:  # usage: an unknown option, a bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _error(exc.format_message())
+        return EXIT_BAD_INPUT
+    except (typer.Abort, KeyboardInterrupt):
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if _stdout_broken(exc):
+            _silence_stdout()
+            _error(_STDOUT_GONE)
+            return EXIT_BAD_INPUT
+        # Outside any command (option parsing, the version callback): still one line.
+        _debug_traceback()
+        _error(f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+        return EXIT_INTERNAL
+
+
 def main() -> None:
     # A short, bounded process whose objects mostly live until exit (modules, the
     # graph): the cyclic collector's frequent passes over them during imports and
     # planning cost much and free little, so it runs rarely (benchmarks/run.py).
     gc.set_threshold(100_000, 50, 50)
     atexit.register(_close_stray_event_loops)
-    app()
+    sys.exit(run())

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpuplane.loader import InputError, load_json
+
 FORMAT_VERSION = 1
 SECRET = "@secret"
 RESOURCE_REF = "@resource"
@@ -17,7 +19,7 @@ UNKNOWN = "@unknown"
 ASSET = "@asset"
 
 
-class GraphFormatError(ValueError):
+class GraphFormatError(InputError):
     """A graph file that is not gpuplane's graph JSON."""
 
 
@@ -205,8 +207,9 @@ class ResourceGraph:
 
     @classmethod
     def load(cls, path: Path) -> "ResourceGraph":
+        """A graph file, read by the one loader (UTF-8, every key once)."""
+        data = load_json(path)
         try:
-            text = path.read_text()
-        except OSError as exc:
-            raise GraphFormatError(f"cannot read {path}: {exc.strerror}") from None
-        return cls.loads(text)
+            return cls.from_json(data)
+        except GraphFormatError as exc:
+            raise GraphFormatError(f"{path}: {exc}") from None

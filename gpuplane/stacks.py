@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from gpuplane.loader import InputError, load_yaml
 
 DEFAULT_STACK = "local"
 SECRET_PLACEHOLDER = "[secret]"
 
 
-class StackError(Exception):
+class StackError(InputError):
     """A project or stack file that cannot be used."""
 
 
@@ -59,11 +59,9 @@ class StackConfig:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise StackError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise StackError(f"{path} is not valid YAML: {exc}") from None
+        return load_yaml(path)
+    except InputError as exc:
+        raise StackError(str(exc)) from None
 
 
 def find_project(start: Path | None = None) -> Project:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
+from .cidrs import too_wide
 from .rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -81,9 +82,12 @@ def _public_endpoint(args: ResourceValidationArgs, config: Mapping[str, Any]) ->
     if not cidrs:
         yield "public API endpoint is open to 0.0.0.0/0 (publicAccessCidrs unset: EKS's default)"
         return
-    for cidr in cidrs:
-        if is_anywhere(cidr):
-            yield f"public API endpoint is open to {cidr} (vpcConfig.publicAccessCidrs)"
+    anywhere = [cidr for cidr in cidrs if is_anywhere(cidr)]
+    for cidr in anywhere:
+        yield f"public API endpoint is open to {cidr} (vpcConfig.publicAccessCidrs)"
+    if not anywhere:
+        for wide in too_wide(cidrs):
+            yield f"public API endpoint is open too widely: {wide} (vpcConfig.publicAccessCidrs)"
 
 
 def _private_endpoint(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
@@ -376,6 +380,7 @@ _CIS = "CIS Amazon EKS Benchmark"
 RULES = (
     Rule(
         id="GP-AWS-001",
+        stack_key="gpuplane:cluster.endpoint.publicAccessCidrs",
         name="aws-eks-public-endpoint-restricted",
         description="The EKS public API endpoint is off or limited to named CIDRs, never "
         "0.0.0.0/0 or ::/0.",
@@ -389,6 +394,7 @@ RULES = (
     ),
     Rule(
         id="GP-AWS-002",
+        stack_key="gpuplane:cluster.endpoint.privateAccess",
         name="aws-eks-private-endpoint",
         description="The EKS private API endpoint is on, so nodes reach the API inside the VPC.",
         severity="medium",

@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
+from .cidrs import too_wide
 from .rule import Rule, dig, is_anywhere, items
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -53,9 +54,12 @@ def _api_server(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iter
             "the public API server admits any address (no apiServerAccessProfile."
             "authorizedIPRanges and not a private cluster)"
         )
-    for cidr in ranges:
-        if is_anywhere(cidr):
-            yield f"the public API server authorizes {cidr}"
+    anywhere = [cidr for cidr in ranges if is_anywhere(cidr)]
+    for cidr in anywhere:
+        yield f"the public API server authorizes {cidr}"
+    if not anywhere:
+        for wide in too_wide(ranges):
+            yield f"the public API server is open too widely: {wide} (authorizedIPRanges)"
 
 
 def _kms(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
@@ -226,6 +230,7 @@ _POOLS = (MANAGED_CLUSTER, AGENT_POOL)
 RULES = (
     Rule(
         id="GP-AZ-001",
+        stack_key="gpuplane:cluster.endpoint.publicAccessCidrs",
         name="aks-api-server-restricted",
         description="The AKS API server is private, or public only to authorized IP ranges "
         "that never include 0.0.0.0/0.",
@@ -345,6 +350,7 @@ RULES = (
     ),
     Rule(
         id="GP-AZ-011",
+        stack_key="gpuplane:azure.encryptionAtHost",
         name="aks-encryption-at-host",
         description="Every AKS agent pool encrypts at host (temp disks and caches too).",
         severity="medium",
@@ -357,6 +363,7 @@ RULES = (
     ),
     Rule(
         id="GP-AZ-012",
+        stack_key="gpuplane:azure.upgradeChannel",
         name="aks-auto-upgrade",
         description="AKS upgrades Kubernetes patches and node images automatically.",
         severity="low",

@@ -15,6 +15,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
+from .cidrs import too_wide
 from .rule import Rule, dig, is_anywhere, items, num, string_list
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -108,10 +109,13 @@ def _control_plane(args: ResourceValidationArgs, config: Mapping[str, Any]) -> I
             "the public endpoint is open to any address (masterAuthorizedNetworksConfig is not set)"
         )
         return
-    for block in items(networks.get("cidrBlocks")):
-        cidr = dig(block, "cidrBlock")
-        if is_anywhere(cidr):
-            yield f"the public endpoint authorizes {cidr}"
+    cidrs = [dig(block, "cidrBlock") for block in items(networks.get("cidrBlocks"))]
+    anywhere = [cidr for cidr in cidrs if is_anywhere(cidr)]
+    for cidr in anywhere:
+        yield f"the public endpoint authorizes {cidr}"
+    if not anywhere:
+        for wide in too_wide(cidrs):
+            yield f"the public endpoint is open too widely: {wide} (masterAuthorizedNetworksConfig)"
     # Absent leaves it to GKE; true lets every Compute Engine public IP in.
     if networks.get("gcpPublicCidrsAccessEnabled") is True:
         yield "the public endpoint admits all Google Cloud public IPs (gcpPublicCidrsAccessEnabled)"
@@ -306,6 +310,7 @@ RULES = (
     ),
     Rule(
         id="GP-GCP-002",
+        stack_key="gpuplane:cluster.endpoint.publicAccessCidrs",
         name="gke-control-plane-restricted",
         description="A public GKE control plane endpoint admits only authorized networks, "
         "never 0.0.0.0/0.",
@@ -439,6 +444,7 @@ RULES = (
     ),
     Rule(
         id="GP-GCP-013",
+        stack_key="gpuplane:gcp.releaseChannel",
         name="gke-release-channel",
         description="The cluster is enrolled in a release channel.",
         severity="low",

@@ -58,6 +58,9 @@ class Rule:
     stack_check: StackCheck | None = None
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """JSON schema of the rule's settings, each with a `default`."""
+    stack_key: str | None = None
+    """The stack-file key that decides what this rule checks, where there is one
+    (`gpuplane:cluster.endpoint.publicAccessCidrs`); reports name it as the fix."""
 
     def __post_init__(self) -> None:
         if (self.check is None) == (self.stack_check is None):

@@ -235,7 +235,7 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         _aws(gpuPools=[_pool(maxNodes="3")]),
         AWS_LOCATION,
         "gpuplane:gpuPools[0].maxNodes",
-        "valid integer",
+        "must be a whole number",
     ),
     (
         _aws(gpuPools=[_pool(labels={"team": "not ok!"})]),

@@ -211,7 +211,7 @@ def test_a_rule_that_crashes_exits_2_without_a_traceback(
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--graph", "missing.json"], "cannot read missing.json"),
+        (["--graph", "missing.json"], "missing.json: cannot read"),
         (["--stack", "local", "--graph", "x.json"], "use one of --stack, --stack-file and --graph"),
         (["--stack", "nope"], "no stack 'nope'"),
     ],
