@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 from gpuplane.components import gpus, machines, versions
 from gpuplane.components.messages import closest, did_you_mean, quote
 from gpuplane.policies import cidrs as cidr_rule
+from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_jobs
 
 NAMESPACE = "gpuplane"
 
@@ -560,6 +561,10 @@ class PlatformConfig(_Model):
     gcp: GcpConfig | None = None
     azure: AzureConfig | None = None
     serving: ServingConfig = ServingConfig()
+    jobs: tuple[JobConfig, ...] = ()
+    """Event-driven and batch jobs (components/jobs); none by default."""
+    job_queue: JobQueueConfig | None = None
+    """Kueue quota and the training identity's models prefix (with jobs only)."""
     location: Location = Location()
 
     @property
@@ -569,6 +574,11 @@ class PlatformConfig(_Model):
     @property
     def kubernetes_minor(self) -> int:
         return int(self.cluster.kubernetes_version.split(".")[1])
+
+    @property
+    def jobs_enabled(self) -> bool:
+        """KEDA, Kueue and the training identity are installed only when configured."""
+        return bool(self.jobs) or self.job_queue is not None
 
     @property
     def protect(self) -> bool:
@@ -588,6 +598,8 @@ USER_KEYS = (
     "gcp",
     "azure",
     "serving",
+    "jobs",
+    "jobQueue",
 )
 _OBJECT_KEYS = {
     "cluster": dict,
@@ -597,8 +609,9 @@ _OBJECT_KEYS = {
     "gcp": dict,
     "azure": dict,
     "serving": dict,
+    "jobQueue": dict,
 }
-_LIST_KEYS = {"gpuPools": list}
+_LIST_KEYS = {"gpuPools": list, "jobs": list}
 
 
 def key_path(loc: tuple[Any, ...]) -> str:
@@ -764,6 +777,10 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         problems.append(f"gpuplane:gcp: only for gpuplane:cloud gcp, not {cfg.cloud}")
     if cfg.cloud == "gcp":
         problems.extend(_check_gcp(cfg))
+    if cfg.jobs_enabled:
+        pools = {p.name: p for p in cfg.gpu_pools}
+        problems.extend(check_jobs(cfg.cloud, pools, cfg.jobs, cfg.job_queue))
+
     if cfg.azure is not None and cfg.cloud != "azure":
         problems.append(f"gpuplane:azure: only for gpuplane:cloud azure, not {cfg.cloud}")
     if cfg.cloud == "azure":

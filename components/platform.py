@@ -13,6 +13,9 @@ from gpuplane.components.clusters.existing import (
     gpu_pool_from_labels,
 )
 from gpuplane.components.config import ConfigError, GpuPoolConfig, PlatformConfig
+from gpuplane.components.jobs.clouds import cloud_jobs
+from gpuplane.components.jobs.settings import JobQueueConfig
+from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsStackArgs
 from gpuplane.components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
@@ -32,6 +35,7 @@ class Platform:
 
     cluster: Cluster
     serving: ServingStack
+    jobs: JobsStack | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +90,7 @@ def _aws(config: PlatformConfig) -> Cluster:
             protect=config.protect,
             log_retention_days=90 if config.is_prod else 30,
             tags={"gpuplane.dev/environment": config.environment},
+            control_plane_ports=CONTROL_PLANE_PORTS if config.jobs_enabled else {},
         ),
     )
     return component.cluster
@@ -141,6 +146,7 @@ def _gcp(config: PlatformConfig) -> Cluster:
             models_service_account=MODELS_SERVICE_ACCOUNT,
             protect=config.protect,
             labels={"gpuplane-environment": config.environment},
+            control_plane_ports=CONTROL_PLANE_PORTS if config.jobs_enabled else {},
         ),
     )
     return component.cluster
@@ -272,4 +278,23 @@ def build_platform(config: PlatformConfig) -> Platform:
     if serving.observability is not None and serving.observability.missing:
         # What this cluster's observability lacks, and why (GKE Autopilot's DCGM).
         outputs["monitoringGaps"] = serving.observability.missing
-    return Platform(cluster=cluster, serving=serving, outputs=outputs)
+    jobs = _jobs(config, cluster, serving) if config.jobs_enabled else None
+    if jobs is not None:
+        outputs["trainingNamespace"] = "training"
+        outputs["jobs"] = [j.name for j in config.jobs]
+    return Platform(cluster=cluster, serving=serving, jobs=jobs, outputs=outputs)
+
+
+def _jobs(config: PlatformConfig, cluster: Cluster, serving: ServingStack) -> JobsStack:
+    """KEDA, Kueue, the training identity and the configured jobs."""
+    queue = config.job_queue or JobQueueConfig()
+    return JobsStack(
+        f"{config.cluster.name}-jobs",
+        JobsStackArgs(
+            cluster=cluster,
+            jobs=config.jobs,
+            queue=queue,
+            cloud=cloud_jobs(cluster, config.jobs, queue),
+            monitoring=serving.monitoring.release if serving.monitoring is not None else None,
+        ),
+    )

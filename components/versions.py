@@ -65,6 +65,9 @@ CHARTS: dict[str, Chart] = {
     ),
     "karpenter-crd": Chart("karpenter-crd", _KARPENTER, _KARPENTER_REPO),
     "karpenter": Chart("karpenter", _KARPENTER, _KARPENTER_REPO),
+    # Jobs (components/jobs): installed only when gpuplane:jobs or gpuplane:jobQueue is set.
+    "keda": Chart("keda", "2.20.2", "https://kedacore.github.io/charts"),
+    "kueue": Chart("kueue", "0.19.2", "oci://registry.k8s.io/kueue/charts"),
 }
 
 # The Knative Serving release the operator installs (operator v1.21.4 bundles 1.21.0-1.21.3).

@@ -213,6 +213,13 @@ _AZURE_TYPES: dict[str, tuple[str, str, str | None, str | None]] = {
         "accountName",
         "blobServices/default/containers",
     ),
+    "storage:Queue": (
+        "Microsoft.Storage/storageAccounts",
+        "queueName",
+        "accountName",
+        "queueServices/default/queues",
+    ),
+    "eventgrid:SystemTopic": ("Microsoft.EventGrid/systemTopics", "systemTopicName", None, None),
 }
 
 
@@ -285,6 +292,14 @@ def _aks(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+def _system_identity(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """A system-assigned identity, as ARM answers for a resource that asked for one."""
+    identity = dict(inputs.get("identity") or {})
+    if identity.get("type") == "SystemAssigned":
+        identity.update({"principalId": _guid(arm_id, "p"), "tenantId": TENANT})
+    return {"identity": identity}
+
+
 def _key(arm_id: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
     parts = arm_id.split("/")
     vault, key = parts[-3], parts[-1]
@@ -303,6 +318,7 @@ _AZURE_OUTPUTS: dict[str, Callable[[str, Mapping[str, Any], str], dict[str, Any]
     "azure-native:managedidentity:UserAssignedIdentity": _managed_identity,
     "azure-native:containerservice:ManagedCluster": _aks,
     "azure-native:keyvault:Key": _key,
+    "azure-native:eventgrid:SystemTopic": _system_identity,
 }
 
 

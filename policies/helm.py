@@ -26,12 +26,14 @@ EXACT_VERSION = re.compile(
 DEFAULT_REPOSITORIES = [
     "https://charts.jetstack.io",
     "https://istio-release.storage.googleapis.com/charts",
+    "https://kedacore.github.io/charts",
     "https://knative.github.io/operator",
     "https://nvidia.github.io/dcgm-exporter/helm-charts",
     "https://nvidia.github.io/k8s-device-plugin",
     "https://prometheus-community.github.io/helm-charts",
     "oci://ghcr.io/kserve/charts",
     "oci://public.ecr.aws/karpenter",
+    "oci://registry.k8s.io/kueue/charts",
 ]
 
 

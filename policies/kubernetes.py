@@ -25,6 +25,7 @@ POD_SPECS: Mapping[str, tuple[str, ...]] = {
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:keda.sh/v1alpha1:ScaledJob": ("spec", "jobTargetRef", "template", "spec"),
     "kubernetes:serving.knative.dev/v1:Service": ("spec", "template", "spec"),
     "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime": ("spec",),
     "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime": ("spec",),
@@ -51,6 +52,8 @@ PLATFORM_NAMESPACES = [
     "kserve",
     "monitoring",
     "nvidia-device-plugin",
+    "keda",
+    "kueue-system",
 ]
 EXEMPT = {
     "exemptNamespaces": string_list(PLATFORM_NAMESPACES, "Namespaces the rule does not apply to.")

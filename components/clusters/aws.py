@@ -107,6 +107,23 @@ class EksClusterArgs:
     """Protect the cluster, its KMS key and the models bucket from deletion."""
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+    control_plane_ports: Mapping[int, str] = field(default_factory=dict)
+    """More node ports the control plane calls (aggregated APIs such as KEDA's metrics
+    server), beyond the platform's webhook ports; default none."""
+
+
+@dataclass(frozen=True)
+class EksFacts:
+    """What jobs build on beside an EKS cluster (Cluster.facts)."""
+
+    eks: aws.eks.Cluster
+    cluster_name: str
+    partition: pulumi.Output[str]
+    region: pulumi.Output[str]
+    models_bucket: aws.s3.Bucket
+    models_key: aws.kms.Key
+    protect: bool
+    tags: Mapping[str, str]
 
 
 def _ami_type(instance_type: str) -> str:
@@ -220,7 +237,9 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
-        control_plane_sg, node_sg, sg_rules = self._security_groups(name, net.vpc.id, tags)
+        control_plane_sg, node_sg, sg_rules = self._security_groups(
+            name, net.vpc.id, tags, {**WEBHOOK_PORTS, **args.control_plane_ports}
+        )
 
         node_role, node_grants = role(
             f"{name}-system-node",
@@ -468,6 +487,16 @@ class EksCluster(pulumi.ComponentResource):
             workload_identity=WorkloadIdentity(storage_uri_prefix=models.uri_prefix),
             gpu_node_os="eks-auto" if auto else args.gpu_node_image,
             empty_gpu_node_delay=args.consolidate_after,
+            facts=EksFacts(
+                eks=cluster,
+                cluster_name=name,
+                partition=ctx.partition,
+                region=ctx.region,
+                models_bucket=models.bucket,
+                models_key=models.key,
+                protect=args.protect,
+                tags=tags,
+            ),
             # Public subnets and routes are in `ready` so the ingress load balancer
             # (in those subnets) is deleted before them.
             # The EBS CSI add-on and the gp3 class are not in `ready`: the serving stack
@@ -493,7 +522,11 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _security_groups(
-        self, name: str, vpc_id: pulumi.Input[str], tags: Mapping[str, str]
+        self,
+        name: str,
+        vpc_id: pulumi.Input[str],
+        tags: Mapping[str, str],
+        ports: Mapping[int, str],
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup, list[pulumi.Resource]]:
         """Control plane and node groups, with only the rules the platform needs."""
         child = pulumi.ResourceOptions(parent=self)
@@ -546,7 +579,7 @@ class EksCluster(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
-        for port, reason in WEBHOOK_PORTS.items():
+        for port, reason in ports.items():
             rules.append(
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-nodes-{port}-from-api",

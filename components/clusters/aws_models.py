@@ -27,6 +27,7 @@ class ModelStore:
     """The bucket and the grant that lets model pods read it."""
 
     bucket: aws.s3.Bucket
+    key: aws.kms.Key
     ready: list[pulumi.Resource]
 
     @property
@@ -34,39 +35,38 @@ class ModelStore:
         return pulumi.Output.concat("s3://", self.bucket.bucket, "/")
 
 
-def model_store(
+def hardened_bucket(
     name: str,
     *,
-    cluster: aws.eks.Cluster,
-    cluster_name: str,
-    namespace: str,
-    service_accounts: Sequence[str],
-    partition: pulumi.Input[str],
+    description: str,
     protect: bool,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
-) -> ModelStore:
-    """Create the models bucket and the reader identity for `namespace/service_account`."""
+) -> tuple[aws.kms.Key, aws.s3.Bucket, list[pulumi.Resource]]:
+    """A private, versioned bucket encrypted with its own rotating key, TLS only.
+
+    Returns the key, the bucket and the settings anything using it should wait for.
+    """
     child = pulumi.ResourceOptions(parent=parent)
     stateful = pulumi.ResourceOptions(parent=parent, protect=protect)
     key = aws.kms.Key(
-        f"{name}-models",
-        description=f"Model artifacts of EKS cluster {cluster_name}",
+        name,
+        description=description,
         enable_key_rotation=True,
         deletion_window_in_days=30,
         tags=dict(tags),
         opts=stateful,
     )
     bucket = aws.s3.Bucket(
-        f"{name}-models",
-        # Protected stacks keep their models on `pulumi destroy`.
+        name,
+        # Protected stacks keep their objects on `pulumi destroy`.
         force_destroy=not protect,
         tags=dict(tags),
         opts=stateful,
     )
     ready: list[pulumi.Resource] = [
         aws.s3.BucketPublicAccessBlock(
-            f"{name}-models",
+            name,
             bucket=bucket.id,
             block_public_acls=True,
             block_public_policy=True,
@@ -75,19 +75,19 @@ def model_store(
             opts=child,
         ),
         aws.s3.BucketOwnershipControls(
-            f"{name}-models",
+            name,
             bucket=bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"},
             opts=child,
         ),
         aws.s3.BucketVersioning(
-            f"{name}-models",
+            name,
             bucket=bucket.id,
             versioning_configuration={"status": "Enabled"},
             opts=child,
         ),
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-models",
+            name,
             bucket=bucket.id,
             rules=[
                 {
@@ -104,7 +104,7 @@ def model_store(
     objects = pulumi.Output.concat(bucket.arn, "/*")
     ready.append(
         aws.s3.BucketPolicy(
-            f"{name}-models",
+            name,
             bucket=bucket.id,
             policy=policy_document(
                 [
@@ -122,6 +122,31 @@ def model_store(
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[ready[0]]),
         )
     )
+    return key, bucket, ready
+
+
+def model_store(
+    name: str,
+    *,
+    cluster: aws.eks.Cluster,
+    cluster_name: str,
+    namespace: str,
+    service_accounts: Sequence[str],
+    partition: pulumi.Input[str],
+    protect: bool,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+) -> ModelStore:
+    """Create the models bucket and the reader identity for `namespace/service_account`."""
+    key, bucket, ready = hardened_bucket(
+        f"{name}-models",
+        description=f"Model artifacts of EKS cluster {cluster_name}",
+        protect=protect,
+        tags=tags,
+        parent=parent,
+    )
+    child = pulumi.ResourceOptions(parent=parent)
+    objects = pulumi.Output.concat(bucket.arn, "/*")
     reader, grants = role(
         f"{name}-models-reader",
         trust=pod_identity_trust(cluster_name, namespace, service_accounts),
@@ -151,4 +176,4 @@ def model_store(
         )
         for account in service_accounts
     ]
-    return ModelStore(bucket=bucket, ready=[*ready, *grants, *associations])
+    return ModelStore(bucket=bucket, key=key, ready=[*ready, *grants, *associations])

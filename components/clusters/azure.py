@@ -493,6 +493,14 @@ class AksCluster(pulumi.ComponentResource):
             # GPU capacity comes up beside the serving stack: nothing it installs needs a
             # GPU node, and waiting for the pools would add minutes to every deploy.
             ready=(*base, audit, *models.ready),
+            facts=AksFacts(
+                ctx=ctx,
+                issuer=aks.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None),
+                tenant_id=client.tenant_id,
+                models_account=models.account,
+                models_container=models.container,
+                protect=args.protect,
+            ),
         )
         self.register_outputs(
             {
@@ -635,6 +643,7 @@ class AksCluster(pulumi.ComponentResource):
         )
         return ModelStore(
             account=account,
+            container=container,
             client_id=reader.client_id,
             uri_prefix=pulumi.Output.concat(
                 "https://", account.name, ".blob.core.windows.net/", container.name, "/"
@@ -644,10 +653,23 @@ class AksCluster(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
+class AksFacts:
+    """What jobs build on beside an AKS cluster (Cluster.facts)."""
+
+    ctx: AzureContext
+    issuer: pulumi.Output[str]
+    tenant_id: pulumi.Output[str]
+    models_account: azure.storage.StorageAccount
+    models_container: azure.storage.BlobContainer
+    protect: bool
+
+
+@dataclass(frozen=True)
 class ModelStore:
     """The models container and the identity that reads it."""
 
     account: azure.storage.StorageAccount
+    container: azure.storage.BlobContainer
     client_id: pulumi.Output[str]
     uri_prefix: pulumi.Output[str]
     ready: Sequence[pulumi.Resource]

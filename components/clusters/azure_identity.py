@@ -20,6 +20,9 @@ ROLES: Mapping[str, str] = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
+    "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
+    "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
 }
 # The audience AKS workload identity tokens carry (Entra ID token exchange).
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
@@ -56,8 +59,10 @@ def role_assignment(
     principal_type: Literal["ServicePrincipal", "Group"] = "ServicePrincipal",
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
+    condition: str | None = None,
 ) -> azure.authorization.RoleAssignment:
-    """One built-in role for one principal on one scope."""
+    """One built-in role for one principal on one scope, optionally narrowed by an
+    ABAC `condition` (version 2.0)."""
     return azure.authorization.RoleAssignment(
         name,
         principal_id=principal_id,
@@ -72,6 +77,7 @@ def role_assignment(
         ),
         scope=scope,
         description=f"gpuplane: {role}",
+        **({"condition": condition, "condition_version": "2.0"} if condition else {}),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
 

@@ -74,6 +74,9 @@ class Cluster:
     al2023, bottlerocket, eks-auto, cos, gke-autopilot, ubuntu or unknown."""
     empty_gpu_node_delay: str | None = None
     """How long the node autoscaler keeps an empty GPU node (None: not known here)."""
+    facts: Any = None
+    """The cloud resources jobs build on beside the cluster (EksFacts, GkeFacts or
+    AksFacts from the cloud's module); None on an existing cluster."""
 
     @property
     def ingress_service_type(self) -> str:

@@ -80,6 +80,9 @@ class GkeClusterArgs:
     models_service_account: str = "models"
     protect: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    control_plane_ports: Mapping[int, str] = field(default_factory=dict)
+    """More node ports the control plane calls (aggregated APIs such as KEDA's metrics
+    server), beyond the platform's webhook ports; default none."""
 
 
 def kubeconfig(
@@ -303,7 +306,14 @@ class GkeCluster(pulumi.ComponentResource):
             description="GKE control plane to the platform's admission webhooks on nodes",
             source_ranges=[args.master_cidr],
             target_service_accounts=[node_sa.email],
-            allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(WEBHOOK_PORTS)]}],
+            allows=[
+                {
+                    "protocol": "tcp",
+                    "ports": [
+                        str(p) for p in sorted({**WEBHOOK_PORTS, **args.control_plane_ports})
+                    ],
+                }
+            ],
             opts=child,
         )
 
@@ -354,6 +364,14 @@ class GkeCluster(pulumi.ComponentResource):
             gpu_node_os="gke-autopilot" if autopilot else "cos",
             # GKE's cluster autoscaler: 10 minutes unneeded before an empty node goes.
             empty_gpu_node_delay="10m",
+            facts=GkeFacts(
+                project=project,
+                region=args.region,
+                project_number=project_number,
+                models_bucket=models.bucket,
+                protect=args.protect,
+                labels=labels,
+            ),
         )
         self.register_outputs(
             {
@@ -550,6 +568,18 @@ class GkeCluster(pulumi.ComponentResource):
             )
         )
         return ModelStore(bucket=bucket, email=reader.email, ready=ready)
+
+
+@dataclass(frozen=True)
+class GkeFacts:
+    """What jobs build on beside a GKE cluster (Cluster.facts)."""
+
+    project: str
+    region: str
+    project_number: pulumi.Output[str]
+    models_bucket: gcp.storage.Bucket
+    protect: bool
+    labels: Mapping[str, str]
 
 
 @dataclass(frozen=True)
