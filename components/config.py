@@ -29,9 +29,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from gpuplane.components import gpus, machines, versions
+from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_jobs
 from gpuplane.components.messages import closest, did_you_mean, quote
 from gpuplane.policies import cidrs as cidr_rule
-from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_jobs
 
 NAMESPACE = "gpuplane"
 

@@ -134,7 +134,7 @@ def job(**overrides: Any) -> dict[str, Any]:
             "gpuplane:jobs[0].pool: the capacity of 'gpu' is managed outside gpuplane; set "
             "gpuplane:jobQueue.gpuQuota.gpu",
         ),
-        (aws_with([job(bogus=1)]), "gpuplane:jobs[0].bogus: unknown key; allowed keys here:"),
+        (aws_with([job(gpu=1)]), "gpuplane:jobs[0].gpu: unknown key (did you mean 'gpus'?)"),
     ],
 )
 def test_bad_jobs_config_names_the_key_path(raw: dict[str, Any], expected: str) -> None:
