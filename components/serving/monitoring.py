@@ -51,6 +51,9 @@ class MonitoringArgs:
     """Node label keys kube-state-metrics exposes on kube_node_labels (pools, prices)."""
     pod_labels: Sequence[str] = ()
     """Pod label keys kube-state-metrics exposes on kube_pod_labels (per-model views)."""
+    custom_resource_state: Mapping[str, Any] | None = None
+    """kube-state-metrics CustomResourceStateMetrics config; it may list and watch the
+    kinds it names."""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -125,7 +128,7 @@ class Monitoring(pulumi.ComponentResource):
                         },
                     },
                 },
-                "kube-state-metrics": {"metricLabelsAllowlist": _allowlist(args)},
+                "kube-state-metrics": _state_metrics(args),
                 "prometheus": {
                     "prometheusSpec": {
                         "retention": args.retention,
@@ -175,6 +178,25 @@ def monitor(
         provider=provider,
         depends_on=depends_on,
     )
+
+
+def _state_metrics(args: MonitoringArgs) -> dict[str, Any]:
+    """kube-state-metrics values: the label allowlist and custom resource metrics."""
+    values: dict[str, Any] = {"metricLabelsAllowlist": _allowlist(args)}
+    config = args.custom_resource_state
+    if config:
+        kinds = [r["groupVersionKind"] for r in config["spec"]["resources"]]
+        values["customResourceState"] = {"enabled": True, "config": dict(config)}
+        values["rbac"] = {
+            "extraRules": [
+                {
+                    "apiGroups": sorted({k["group"] for k in kinds}),
+                    "resources": sorted({k["kind"].lower() + "s" for k in kinds}),
+                    "verbs": ["list", "watch"],
+                }
+            ]
+        }
+    return values
 
 
 def _allowlist(args: MonitoringArgs) -> list[str]:

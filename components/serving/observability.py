@@ -1,4 +1,5 @@
-"""GPU and serving observability: dcgm-exporter on GPU nodes and its monitor.
+"""GPU and serving observability: dcgm-exporter on GPU nodes, gpuplane's alerting and
+recording rules, and a monitor for the Karpenter gpuplane installs.
 
 Everything here waits for the Prometheus operator's CRD release only, so it installs
 beside kube-prometheus-stack rather than after it.
@@ -11,9 +12,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.contract import GpuPool
-from gpuplane.components.serving import dcgm
-from gpuplane.components.serving.common import release
-from gpuplane.components.serving.monitoring import NAMESPACE, monitor
+from gpuplane.components.serving import alerts, dcgm
+from gpuplane.components.serving.common import custom_resource, release
+from gpuplane.components.serving.monitoring import NAMESPACE, Target, monitor
+
+# Where gpuplane installs Karpenter (EKS, computeMode karpenter), and its metrics port
+# (the chart's Service).
+KARPENTER = Target(
+    name="karpenter",
+    kind="ServiceMonitor",
+    namespaces=("kube-system",),
+    selector={"matchLabels": {"app.kubernetes.io/name": "karpenter"}},
+    endpoints=({"port": "http-metrics", "interval": "30s"},),
+)
+
+DEFAULT_THRESHOLDS = alerts.Thresholds()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,12 +44,19 @@ class ObservabilityArgs:
     """GPU pools; without any, no GPU metrics are installed."""
     gpu_node_os: str = "unknown"
     """The GPU node image (see `Cluster.gpu_node_os`); picks the driver paths."""
+    empty_gpu_node_delay: str | None = None
+    """How long the autoscaler keeps an empty GPU node (None: assume 10m)."""
+    karpenter: bool = False
+    """Whether gpuplane installed Karpenter (kube-system): scrape it, alert on it."""
+    thresholds: alerts.Thresholds | None = DEFAULT_THRESHOLDS
+    """Alert thresholds; None leaves the alerts out (recording rules stay)."""
 
 
 class Observability(pulumi.ComponentResource):
     """GPU metrics for gpuplane's dashboards, alerts and cost rules."""
 
     dcgm_exporter: k8s.helm.v3.Release | None
+    rules: k8s.apiextensions.CustomResource
     missing: list[str]
     """What this cluster cannot have, and why (Autopilot's DCGM)."""
 
@@ -65,4 +85,25 @@ class Observability(pulumi.ComponentResource):
                 depends_on=[args.crds],
                 **common,
             )
+        if args.karpenter:
+            monitor(f"{name}-karpenter-monitor", KARPENTER, depends_on=[args.crds], **common)
+        groups = [{"name": "gpuplane.records", "rules": alerts.recording_rules(args.gpu_pools)}]
+        if args.thresholds is not None:
+            groups = alerts.rule_groups(
+                args.gpu_pools,
+                thresholds=args.thresholds,
+                empty_node_delay=args.empty_gpu_node_delay,
+                dcgm=self.dcgm_exporter is not None,
+                karpenter=args.karpenter,
+            )
+        self.rules = custom_resource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            name="gpuplane",
+            namespace=NAMESPACE,
+            spec={"groups": groups},
+            depends_on=[args.crds],
+            **common,
+        )
         self.register_outputs({"missing": self.missing})

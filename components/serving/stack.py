@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 
 from gpuplane.components.clusters.contract import Cluster
-from gpuplane.components.config import ServingConfig
-from gpuplane.components.serving import gpu
+from gpuplane.components.config import ServingConfig, cold_start_budget
+from gpuplane.components.serving import alerts, gpu
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
 from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
@@ -126,6 +126,19 @@ def monitor_targets() -> list[Target]:
     ]
 
 
+def _thresholds(settings: ServingConfig) -> alerts.Thresholds:
+    """Alert thresholds from `gpuplane:serving.monitoring.alerts`."""
+    config = settings.monitoring.alerts
+    return alerts.Thresholds(
+        idle_gpu_node_margin=config.idle_gpu_node_margin,
+        gpu_pod_pending=config.gpu_pod_pending,
+        not_ready=config.not_ready,
+        cold_start_budget=cold_start_budget(settings),
+        error_ratio=config.error_ratio,
+        gpu_memory_ratio=config.gpu_memory_ratio,
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServingStackArgs:
     """Arguments of `ServingStack`."""
@@ -216,6 +229,7 @@ class ServingStack(pulumi.ComponentResource):
                     targets=monitor_targets(),
                     node_labels=node_label_keys(cluster.gpu_pools),
                     pod_labels=POD_LABEL_KEYS,
+                    custom_resource_state=alerts.isvc_state_metrics(),
                     depends_on=ready,
                 ),
                 opts=child,
@@ -229,6 +243,9 @@ class ServingStack(pulumi.ComponentResource):
                     gpu_metrics=monitoring.gpu_metrics,
                     gpu_pools=cluster.gpu_pools,
                     gpu_node_os=cluster.gpu_node_os,
+                    empty_gpu_node_delay=cluster.empty_gpu_node_delay,
+                    karpenter=cluster.cloud == "aws" and cluster.gpu_node_os != "eks-auto",
+                    thresholds=_thresholds(settings) if monitoring.alerts.enabled else None,
                 ),
                 opts=child,
             )
