@@ -53,6 +53,7 @@ _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
 _DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+_RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -191,13 +192,15 @@ class ClusterConfig(_Model):
     def _version(cls, value: str) -> str:
         if re.fullmatch(r"1\.\d", value):  # what Pulumi passes for an unquoted 1.30
             raise ValueError(_QUOTE_VERSION.format(value=value))
-        match = _K8S_VERSION.match(value)
         low, high = versions.KUBERNETES_MIN_MINOR, versions.KUBERNETES_MAX_MINOR
-        if not match or not low <= int(match.group(1)) <= high:
+        if not _K8S_VERSION.match(value):
             raise ValueError(
-                f"must be a supported minor version written 1.NN, from 1.{low} to 1.{high} "
+                f"must be a minor version written 1.NN, from 1.{low} to 1.{high} "
                 f"(default {versions.KUBERNETES_DEFAULT})"
             )
+        problem = versions.kubernetes_range_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -268,6 +271,9 @@ class ExistingConfig(_Model):
     """Path to, or content of, a kubeconfig (default: $KUBECONFIG or ~/.kube/config)."""
     load_balancer: StrictBool = False
     """Whether a LoadBalancer Service gets an external address (false on kind)."""
+    metrics_server: StrictBool = False
+    """Whether the cluster serves the metrics API (kind does not; k3d and minikube's
+    addon do). Without it istiod and the gateway run fixed replicas, no HPA."""
 
 
 class KnativeConfig(_Model):
@@ -282,6 +288,29 @@ class KnativeConfig(_Model):
     request_timeout: str = "600s"
     container_concurrency: StrictInt = Field(8, ge=0, le=1000)
     """Hard per-pod concurrency; set it to the inference engine's batch capacity."""
+    version: str = versions.KNATIVE_SERVING
+    """The Knative Serving release the KnativeServing asks for (the pinned one, or the
+    previous minor as a stop on the upgrade path)."""
+    installed_version: str | None = None
+    """The Knative Serving release this stack runs now (stack output
+    `knativeServingVersion`); when set, a jump of more than one minor is refused."""
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in versions.KNATIVE_SERVING_INSTALLABLE:
+            raise ValueError(
+                "must be a Knative Serving release the pinned operator installs: "
+                + ", ".join(versions.KNATIVE_SERVING_INSTALLABLE)
+            )
+        return value
+
+    @field_validator("installed_version")
+    @classmethod
+    def _installed(cls, value: str | None) -> str | None:
+        if value is not None and not _RELEASE.match(value):
+            raise ValueError("must be a Knative Serving release written 1.NN.P, like 1.21.3")
+        return value
 
     @field_validator(
         "scale_down_delay", "scale_to_zero_grace_period", "progress_deadline", "request_timeout"
@@ -763,6 +792,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             f"{knative.progress_deadline}"
         )
     problems.extend(_check_monitoring(cfg))
+    problems.extend(_knative_upgrade(knative))
     if cfg.serving.acme_email is not None and cfg.serving.domain is None:
         problems.append(
             "gpuplane:serving.acmeEmail: needs gpuplane:serving.domain, a domain you own whose "
@@ -895,6 +925,31 @@ def _check_monitoring(cfg: PlatformConfig) -> list[str]:
             "a cluster gpuplane does not create has none, given true"
         )
     return problems
+
+
+def _knative_upgrade(knative: KnativeConfig) -> list[str]:
+    """The Knative Operator moves a KnativeServing one minor at a time: refuse a jump."""
+    if knative.installed_version is None:
+        return []
+    installed = int(knative.installed_version.split(".")[1])
+    target = int(knative.version.split(".")[1])
+    if abs(target - installed) <= 1:
+        return []
+    stop = next(
+        (v for v in versions.KNATIVE_SERVING_INSTALLABLE if int(v.split(".")[1]) == installed + 1),
+        None,
+    )
+    step = (
+        f"set gpuplane:serving.knative.version: {stop} and run `pulumi up`, then set "
+        f"installedVersion: {stop} and remove version"
+        if stop
+        else "upgrade through each minor with an older gpuplane release first"
+    )
+    return [
+        f"gpuplane:serving.knative.installedVersion: {knative.installed_version} -> "
+        f"{knative.version} skips a minor; the Knative Operator moves Serving one minor "
+        f"at a time: {step}"
+    ]
 
 
 def _gpu_pools_from_zero(cfg: PlatformConfig, why: str) -> list[str]:

@@ -48,6 +48,7 @@ def _existing(config: PlatformConfig) -> Cluster:
             context=existing.context,
             kubeconfig=existing.kubeconfig,
             load_balancer=existing.load_balancer,
+            metrics_server=existing.metrics_server,
             gpu_pools=[
                 gpu_pool_from_labels(p.name, p.labels, p.accelerator, p.accelerator_count)
                 for p in config.gpu_pools
@@ -254,6 +255,7 @@ def build_platform(config: PlatformConfig) -> Platform:
             cluster=cluster,
             settings=config.serving,
             min_replicas_policy=config.kubernetes_minor >= MUTATING_ADMISSION_POLICY_MINOR,
+            high_availability=config.is_prod,
         ),
     )
     outputs: dict[str, Any] = {
@@ -269,6 +271,8 @@ def build_platform(config: PlatformConfig) -> Platform:
     if cluster.kubeconfig is not None:
         outputs["kubeconfig"] = pulumi.Output.secret(cluster.kubeconfig)
     outputs["servingDomain"] = serving.domain
+    # Read it back into serving.knative.installedVersion before the next Knative move.
+    outputs["knativeServingVersion"] = config.serving.knative.version
     outputs["modelsNamespace"] = MODELS_NAMESPACE
     identity = cluster.workload_identity
     if identity is not None and identity.storage_uri_prefix is not None:

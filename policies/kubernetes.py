@@ -46,6 +46,7 @@ CLUSTER_SCOPED = (
 PLATFORM_NAMESPACES = [
     "kube-system",
     "istio-system",
+    "istio-cni",
     "cert-manager",
     "knative-operator",
     "knative-serving",

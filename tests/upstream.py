@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from gpuplane.components.versions import CHARTS, Chart
@@ -43,6 +44,54 @@ SUBCHARTS: dict[str, dict[str, Chart]] = {
         "kube-state-metrics": Chart("kube-state-metrics", "8.4.0", ""),
     },
 }
+
+
+RENDERED = UPSTREAM / "rendered"
+
+
+def require_upstream() -> None:
+    """Skip (one line) where ../shared/upstream is absent, as in a fresh clone."""
+    if not UPSTREAM.is_dir():
+        pytest.skip(f"upstream oracle absent ({UPSTREAM}): test skipped")
+
+
+@cache
+def _rendered_index() -> tuple[dict[str, Any], ...]:
+    require_upstream()
+    return tuple(json.loads((RENDERED / "index.json").read_text()))
+
+
+@cache
+def _load_all(paths: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    objects: list[dict[str, Any]] = []
+    for path in paths:
+        objects.extend(o for o in yaml.safe_load_all((RENDERED / path).read_text()) if o)
+    return tuple(objects)
+
+
+def rendered_objects(
+    chart: str, version: str, variant: str | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Every object a chart renders with default values (or one named variant), all parts.
+
+    Made by the real Helm engine (../shared/upstream/rendered/README.md).
+    """
+    paths = tuple(
+        e["path"]
+        for e in _rendered_index()
+        if e["type"] in ("chart-defaults", "chart-variant")
+        and e["chart"] == chart
+        and e["version"] == version
+        and e.get("variant") == variant
+    )
+    assert paths, f"no rendered data for {chart} {version} {variant or ''}"
+    return _load_all(paths)
+
+
+def operator_bundle(component: str, version: str) -> tuple[dict[str, Any], ...]:
+    """The manifests the Knative Operator applies (knative-serving or net-istio)."""
+    require_upstream()
+    return _load_all((f"operator-bundles/{component}/{version}.yaml",))
 
 
 def chart_dir(chart: Chart) -> Path:

@@ -386,8 +386,12 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
         )
         coredns = addon("coredns", [node_group])
+        # EKS serves no metrics API by default; the HPAs of istiod, the gateway and
+        # Knative's activator need one.
+        metrics_server = addon("metrics-server", [node_group])
         workloads = [
             coredns,
+            metrics_server,
             addon(
                 "aws-ebs-csi-driver",
                 [node_group, *ebs_grants, networking[2]],
@@ -497,6 +501,9 @@ class EksCluster(pulumi.ComponentResource):
                 protect=args.protect,
                 tags=tags,
             ),
+            dataplane="aws-vpc-cni",
+            managed_control_plane=True,
+            metrics_server=True,
             # Public subnets and routes are in `ready` so the ingress load balancer
             # (in those subnets) is deleted before them.
             # The EBS CSI add-on and the gp3 class are not in `ready`: the serving stack
@@ -506,6 +513,7 @@ class EksCluster(pulumi.ComponentResource):
                 *access,
                 *networking,
                 coredns,
+                metrics_server,
                 *models.ready,
                 *net.egress,
                 *net.public_subnets,

@@ -479,6 +479,9 @@ class AksCluster(pulumi.ComponentResource):
             gpu_pools=tuple(pools),
             load_balancer=True,
             ingress_service=INGRESS_SERVICE,
+            dataplane="azure-cilium",
+            managed_control_plane=True,
+            metrics_server=True,  # AKS runs metrics-server itself
             workload_identity=Identity(
                 service_account_annotations={
                     "azure.workload.identity/client-id": models.client_id,

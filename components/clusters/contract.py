@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -49,6 +49,17 @@ class WorkloadIdentity:
     """e.g. `s3://bucket/`: where models may be read from without static keys."""
 
 
+# The pod network a cluster runs. It decides the Istio CNI settings and whether
+# kube-proxy runs (GKE Dataplane V2 and AKS's Cilium replace it with eBPF).
+Dataplane = Literal["aws-vpc-cni", "gke-dataplane-v2", "azure-cilium", "kind"]
+KUBE_PROXY: Mapping[str, bool] = {
+    "aws-vpc-cni": True,
+    "gke-dataplane-v2": False,
+    "azure-cilium": False,
+    "kind": True,
+}
+
+
 @dataclass(frozen=True)
 class Cluster:
     """A Kubernetes cluster, ready for the serving stack."""
@@ -77,6 +88,17 @@ class Cluster:
     facts: Any = None
     """The cloud resources jobs build on beside the cluster (EksFacts, GkeFacts or
     AksFacts from the cloud's module); None on an existing cluster."""
+    dataplane: Dataplane = "kind"
+    """The pod network (kind's kindnet with kube-proxy for existing clusters)."""
+    managed_control_plane: bool = False
+    """The cloud runs the control plane and hides its components from Prometheus."""
+    metrics_server: bool = False
+    """Whether the metrics API is served, so HorizontalPodAutoscalers can act."""
+
+    @property
+    def kube_proxy(self) -> bool:
+        """Whether kube-proxy runs (and can be scraped)."""
+        return KUBE_PROXY[self.dataplane]
 
     @property
     def ingress_service_type(self) -> str:

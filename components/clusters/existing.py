@@ -22,6 +22,8 @@ class ExistingClusterArgs:
     """The cluster's GPU nodes, selected by their existing labels."""
     load_balancer: bool = False
     """Whether a LoadBalancer Service gets an external address (default false, as on kind)."""
+    metrics_server: bool = False
+    """Whether the cluster serves the metrics API (default false, as on kind)."""
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -49,6 +51,7 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             gpu_pools=tuple(args.gpu_pools),
             load_balancer=args.load_balancer,
+            metrics_server=args.metrics_server,
         )
         self.register_outputs(
             {"context": args.context, "gpuPools": [p.name for p in args.gpu_pools]}

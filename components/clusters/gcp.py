@@ -356,6 +356,9 @@ class GkeCluster(pulumi.ComponentResource):
             kubeconfig=config,
             gpu_pools=tuple(pools),
             load_balancer=True,
+            dataplane="gke-dataplane-v2",
+            managed_control_plane=True,
+            metrics_server=True,  # GKE runs metrics-server itself
             workload_identity=WorkloadIdentity(
                 service_account_annotations={"iam.gke.io/gcp-service-account": models.email},
                 storage_uri_prefix=models.uri_prefix,

@@ -8,7 +8,6 @@ import pulumi_kubernetes as k8s
 from gpuplane.components.config import KnativeConfig, duration_seconds
 from gpuplane.components.serving.common import custom_resource, namespace, release
 from gpuplane.components.serving.istio import GATEWAY_SELECTOR
-from gpuplane.components.versions import KNATIVE_SERVING
 
 OPERATOR_NAMESPACE = "knative-operator"
 NAMESPACE = "knative-serving"
@@ -23,6 +22,8 @@ OUT_OF_MESH = (
     "net-istio-webhook",
 )
 IN_MESH = ("activator", "autoscaler")
+# The PodDisruptionBudgets Knative Serving ships (operator bundle 2-serving-core).
+KNATIVE_PDBS = ("activator-pdb", "webhook-pdb")
 SKIP_TAG_RESOLVING = ("kind.local", "ko.local", "dev.local", "nvcr.io", "index.docker.io")
 # Prometheus is outside the mesh: Istio merges these pods' metrics into the
 # sidecar's plain-text endpoint (meshConfig.enablePrometheusMerge).
@@ -43,6 +44,9 @@ class KnativeArgs:
     """The domain InferenceService hostnames are made under."""
     after_istio: tuple[pulumi.Resource, ...]
     """Istio's CRDs and validation webhook: the operator creates Istio Gateways."""
+    high_availability: bool = False
+    """Two replicas of every Knative deployment, budgets allowing one disruption;
+    otherwise one replica and budgets that allow any disruption (dev)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Cluster resources that must exist first (node groups, CNI)."""
 
@@ -102,6 +106,7 @@ class Knative(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gpuplane:serving:Knative", name, None, opts)
         common = {"parent": self, "provider": args.provider}
+        replicas = 2 if args.high_availability else 1
         operator_ns = namespace(
             f"{name}-operator-ns",
             OPERATOR_NAMESPACE,
@@ -124,8 +129,8 @@ class Knative(pulumi.ComponentResource):
             f"{name}-ns",
             NAMESPACE,
             # The activator and autoscaler join the mesh so STRICT mTLS pods accept
-            # them; istio-init needs NET_ADMIN, which baseline forbids.
-            pod_security="privileged",
+            # them; the Istio CNI sets up their redirection, so baseline suffices.
+            pod_security="baseline",
             injection=True,
             depends_on=args.depends_on,
             **common,
@@ -137,7 +142,13 @@ class Knative(pulumi.ComponentResource):
             name="knative-serving",
             namespace=NAMESPACE,
             spec={
-                "version": KNATIVE_SERVING,
+                "version": args.settings.version,
+                "high-availability": {"replicas": replicas},
+                # Knative ships minAvailable 80%, which at one or two replicas allows
+                # no eviction: no node could be drained.
+                "podDisruptionBudgets": [
+                    {"name": pdb, "minAvailable": replicas - 1} for pdb in KNATIVE_PDBS
+                ],
                 "ingress": {
                     "istio": {
                         "enabled": True,
@@ -158,4 +169,4 @@ class Knative(pulumi.ComponentResource):
             wait_for_ready=True,
             **common,
         )
-        self.register_outputs({"version": KNATIVE_SERVING, "domain": args.domain})
+        self.register_outputs({"version": args.settings.version, "domain": args.domain})

@@ -107,9 +107,9 @@ class KServe(pulumi.ComponentResource):
         self.models_namespace = namespace(
             f"{name}-models-ns",
             MODELS_NAMESPACE,
-            # Sidecar injection without Istio CNI runs istio-init with NET_ADMIN and
-            # NET_RAW, which baseline forbids; restricted is still warned and audited.
-            pod_security="privileged",
+            # The Istio CNI sets up sidecar redirection, so injected pods need no
+            # NET_ADMIN init container; restricted is still warned and audited.
+            pod_security="baseline",
             injection=True,
             depends_on=args.depends_on,
             **common,

@@ -147,6 +147,9 @@ class ServingStackArgs:
     settings: ServingConfig
     min_replicas_policy: bool = True
     """Install the MutatingAdmissionPolicy that defaults minReplicas to 0 (Kubernetes 1.36+)."""
+    high_availability: bool = False
+    """Prod: two spread replicas of the mesh and Knative data path, budgets allowing one
+    disruption. Dev (default): one replica each and no blocking budget, the cost choice."""
 
 
 class ServingStack(pulumi.ComponentResource):
@@ -176,6 +179,9 @@ class ServingStack(pulumi.ComponentResource):
                 provider=provider,
                 ingress_service_type=cluster.ingress_service_type,
                 ingress_service=cluster.ingress_service,
+                dataplane=cluster.dataplane,
+                metrics_server=cluster.metrics_server,
+                high_availability=args.high_availability,
                 depends_on=ready,
             ),
             opts=child,
@@ -192,6 +198,7 @@ class ServingStack(pulumi.ComponentResource):
                 settings=settings.knative,
                 domain=domain,
                 after_istio=(self.istio.base, self.istio.istiod),
+                high_availability=args.high_availability,
                 depends_on=ready,
             ),
             opts=child,

@@ -416,7 +416,7 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         _aws(cluster={**AWS["cluster"], "kubernetesVersion": "1.31"}),
         AWS_LOCATION,
         "gpuplane:cluster.kubernetesVersion",
-        "allowed on aws: 1.33, 1.34, 1.35, 1.36",
+        "allowed 1.34 to 1.36: Knative Serving 1.23.0 needs 1.34 or newer (given '1.31')",
     ),
     # gpuplane:azure
     ({**AZURE, "azure": {}}, AZURE_LOCATION, "gpuplane:azure.adminGroupObjectIds", "required"),

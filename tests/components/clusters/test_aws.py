@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gpuplane.components import versions
 from gpuplane.graph import Resource, ResourceGraph
 from tests.helpers import (
     RELEASE,
@@ -610,6 +611,7 @@ def test_install_order_on_eks(graphs: dict[str, ResourceGraph], stack: str) -> N
         "coredns",
         "eks-pod-identity-agent",
         "aws-ebs-csi-driver",
+        "metrics-server",
     }
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {
         "enableNetworkPolicy": "true"
@@ -619,6 +621,9 @@ def test_install_order_on_eks(graphs: dict[str, ResourceGraph], stack: str) -> N
     assert depends_on(graph, addons["coredns"], group)
     istiod = release_named(graph, "istiod")
     assert depends_on(graph, istiod, group)
+    # The HPAs of istiod and the gateway need the metrics API before they can act.
+    assert depends_on(graph, istiod, addons["metrics-server"])
+    assert addons["metrics-server"].inputs["addonVersion"] == versions.EKS_ADDONS["metrics-server"]
     for policy in graph.by_type(POLICY_ASSOCIATION):
         if policy.inputs["policyArn"].endswith("AmazonEKSClusterAdminPolicy"):
             assert depends_on(graph, istiod, policy)

@@ -39,6 +39,7 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
     releases = {r.inputs["name"] for r in local_graph.by_type(RELEASE)}
     assert releases == {
         "istio-base",
+        "istio-cni",
         "istiod",
         "istio-ingressgateway",
         "cert-manager",
@@ -112,6 +113,7 @@ def _find(graph: ResourceGraph, ref: str) -> Resource:
 # Which versions.py entry each release must come from, written out independently.
 RELEASE_CHARTS = {
     "istio-base": "istio-base",
+    "istio-cni": "istio-cni",
     "istiod": "istiod",
     "istio-ingressgateway": "istio-gateway",
     "cert-manager": "cert-manager",
@@ -239,6 +241,7 @@ def test_namespaces_carry_pod_security_and_injection_labels(local_graph: Resourc
     }
     assert set(labels) == {
         "istio-system",
+        "istio-cni",
         "cert-manager",
         "knative-operator",
         "knative-serving",
@@ -257,6 +260,12 @@ def test_namespaces_carry_pod_security_and_injection_labels(local_graph: Resourc
     assert labels["kserve"]["istio-injection"] == "disabled"
     assert labels["cert-manager"]["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["kserve"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # With the Istio CNI, injected pods need no NET_ADMIN: sidecar namespaces are
+    # baseline, and the CNI node agent's namespace is the mesh's only privileged one.
+    enforce = {n: ns["pod-security.kubernetes.io/enforce"] for n, ns in labels.items()}
+    assert enforce["models"] == enforce["knative-serving"] == "baseline"
+    mesh = {"istio-system", "istio-cni", "knative-serving", "models", "kserve"}
+    assert {n for n in mesh if enforce[n] == "privileged"} == {"istio-cni"}
 
 
 def test_restricted_namespaces_only_get_charts_that_set_seccomp(local_graph: ResourceGraph) -> None:
