@@ -122,6 +122,12 @@ class PackConfig:
         # CrossGuard downgrades remediate to mandatory for a policy that only validates.
         return "mandatory" if level == "remediate" else level
 
+    def without_stack_rules(self) -> "PackConfig":
+        """This config with every stack rule disabled: for objects checked on their own
+        (a manifest), where a rule about the whole stack has nothing to judge."""
+        off = {rule.name: "disabled" for rule in RULES if rule.is_stack}
+        return PackConfig(self.all_level, {**self.levels, **off}, self.settings)
+
     @classmethod
     def load(cls, path: Path | None) -> "PackConfig":
         if path is None:

@@ -318,6 +318,14 @@ def check_command(
             help="Policy pack config JSON, as `pulumi preview --policy-pack-config` takes it.",
         ),
     ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--manifest",
+            help="Kubernetes YAML of your own (InferenceServices, ...): the pack's resource "
+            "rules over its objects; ${VAR} placeholders come from the environment.",
+        ),
+    ] = None,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = (
         CheckFormat.text
     ),
@@ -337,7 +345,8 @@ def check_command(
         ),
     ] = None,
 ) -> None:
-    """Run the policy pack (policies/) over a stack's offline plan, or a saved graph.
+    """Run the policy pack (policies/) over a stack's offline plan, a saved graph, or a
+    manifest file.
 
     Exit 0 with no mandatory violation, 1 with any (--fail-on advisory: with any
     violation; --soft-fail: never), 2 on bad input, 3 on an internal error.
@@ -347,7 +356,13 @@ def check_command(
 
     config = PackConfig.load(policy_config)
     rules = check_report.rules_without(skip_rule) if skip_rule else None
-    planned, source = _load_graph(stack, stack_file, graph)
+    if manifest is not None:
+        if stack is not None or stack_file is not None or graph is not None:
+            raise _fail("use one of --stack, --stack-file, --graph and --manifest")
+        planned, source = _manifest_graph(manifest), manifest
+        config = config.without_stack_rules()
+    else:
+        planned, source = _load_graph(stack, stack_file, graph)
     with _step("checking"):
         result = check(planned, config, rules=rules)
     if fmt is CheckFormat.json:
@@ -365,6 +380,17 @@ def check_command(
 def _colour(stream: Any) -> bool:
     """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
     return _is_tty(stream) and not os.environ.get("NO_COLOR")
+
+
+def _manifest_graph(path: Path) -> ResourceGraph:
+    import os
+
+    from gpuplane import manifests
+
+    try:
+        return manifests.graph(manifests.load(path, os.environ), str(path))
+    except manifests.ManifestError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command("rules")
@@ -424,9 +450,36 @@ def estimate_command(
     stack_file: StackFileOption = None,
     graph: GraphOption = None,
     fmt: ReportFormatOption = ReportFormat.text,
+    cold: Annotated[
+        bool,
+        typer.Option(
+            "--cold-start",
+            help="Instead: the modelled first request after idle, per GPU pool.",
+        ),
+    ] = False,
+    model_gb: Annotated[
+        float, typer.Option("--model-gb", help="Model weights in GB, for --cold-start.")
+    ] = 15.0,
 ) -> None:
-    """Minutes to a working platform from an empty account: the critical path."""
+    """Minutes to a working platform from an empty account: the critical path.
+
+    With --cold-start: minutes from a request to a model at zero to its answer, per GPU
+    pool (node from zero, image pull with and without the pool's acceleration, weights
+    from the bucket or the node cache, model load).
+    """
     planned, _ = _load_graph(stack, stack_file, graph)
+    if cold:
+        try:
+            modelled = estimate.cold_start(planned, model_gb)
+        except ValueError as exc:
+            raise _fail(f"--model-gb: {exc}") from None
+        _emit(
+            fmt,
+            modelled.to_json,
+            lambda: estimate.cold_start_markdown(modelled),
+            lambda: estimate.cold_start_text(modelled),
+        )
+        return
     result = estimate.estimate(planned)
     _emit(
         fmt,
@@ -529,6 +582,162 @@ def _show_version(value: bool) -> None:
     if value:
         sys.stdout.write(f"gpuplane {_version()}\n")
         raise typer.Exit(EXIT_OK)
+
+
+SAMPLES = {
+    "sklearn": "sklearn-iris.yaml",
+    "llm": "llm-gpu.yaml",
+    "llm-cached": "llm-gpu-cached.yaml",
+}
+
+
+def _smoke_target(
+    sample: str | None, manifest: Path | None, models_uri: str | None
+) -> dict[str, Any]:
+    """The InferenceService smoke creates: a sample from examples/ or the user's file."""
+    import os
+    import secrets
+
+    from gpuplane import manifests
+
+    if sample is not None and manifest is not None:
+        raise _fail("use --sample or --manifest, not both")
+    env = dict(os.environ)
+    if models_uri:
+        env["MODELS_URI"] = models_uri.rstrip("/")
+    if manifest is None:
+        choice = sample or "sklearn"
+        if choice not in SAMPLES:
+            raise _fail(f"--sample: {choice!r}; allowed: {', '.join(SAMPLES)}")
+        try:
+            path = find_project().root / "examples" / SAMPLES[choice]
+        except StackError as exc:
+            raise _fail(str(exc)) from None
+    else:
+        path = manifest
+    try:
+        objects = manifests.load(path, env)
+    except manifests.ManifestError as exc:
+        raise _fail(str(exc)) from None
+    isvcs = [o for o in objects if o.get("kind") == "InferenceService"]
+    if len(isvcs) != 1 or not str(isvcs[0].get("apiVersion", "")).startswith("serving.kserve.io/"):
+        raise _fail(
+            f"{path}: want exactly one serving.kserve.io InferenceService, found {len(isvcs)}"
+        )
+    isvc = isvcs[0]
+    if manifest is None:  # a fresh name per run, so a sample never collides with a model
+        meta = dict(isvc["metadata"])
+        meta["name"] = f"{meta['name']}-{secrets.token_hex(3)}"
+        isvc = {**isvc, "metadata": meta}
+    return isvc
+
+
+def _stack_context(stack: str | None) -> tuple[str | None, str | None]:
+    """(kubeconfig, context) a stack names: `existing` stacks only."""
+    if stack is None:
+        return None, None
+    config = _select(stack, None)
+    cloud = config.values.get("gpuplane:cloud")
+    if cloud != "existing":
+        raise _fail(
+            f"stack {stack} is on {cloud}: its kubeconfig is a stack output; run "
+            f"`pulumi stack output kubeconfig --show-secrets -s {stack} > kubeconfig` "
+            "and pass --kubeconfig kubeconfig"
+        )
+    try:
+        existing = json.loads(config.values.get("gpuplane:existing", "{}"))
+    except json.JSONDecodeError:
+        existing = {}
+    kubeconfig = existing.get("kubeconfig")
+    if isinstance(kubeconfig, str) and "\n" in kubeconfig:
+        kubeconfig = None  # content, not a path: use the default kubeconfig file
+    return kubeconfig, existing.get("context")
+
+
+@app.command("smoke")
+def smoke_command(
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="An `existing` stack: use its kubeconfig and context."),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option("--kubeconfig", help="Kubeconfig file (default $KUBECONFIG, ~/.kube/config)."),
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
+    sample: Annotated[
+        str | None,
+        typer.Option("--sample", help=f"A sample from examples/: {', '.join(SAMPLES)}."),
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="Your own InferenceService YAML.")
+    ] = None,
+    namespace: Annotated[str, typer.Option("--namespace", "-n")] = "models",
+    models_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--models-uri", help="Sets ${MODELS_URI}: `pulumi stack output modelStorageUri`."
+        ),
+    ] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option("--gateway", help="Ingress gateway URL (default: its load balancer address)."),
+    ] = None,
+    request_path: Annotated[
+        str | None, typer.Option("--request-path", help="Path to call; {name} is the model.")
+    ] = None,
+    request_body: Annotated[
+        str | None, typer.Option("--request-body", help="JSON body to POST (default: GET).")
+    ] = None,
+    budget: Annotated[str, typer.Option("--budget", help="Cold start allowed: 10m, 90s.")] = "10m",
+    scale_to_zero: Annotated[
+        bool, typer.Option("--scale-to-zero", help="Then wait for scale to zero (idle tail).")
+    ] = False,
+    idle_timeout: Annotated[
+        str, typer.Option("--idle-timeout", help="How long to wait for scale to zero.")
+    ] = "30m",
+    fmt: ReportFormatOption = ReportFormat.text,
+) -> None:
+    """Serve one InferenceService on a live cluster and time its cold start, then delete it.
+
+    Exit 0 when it answered within --budget, 1 when not (or interrupted), 2 on bad
+    input or no reachable cluster. The only command that talks to a cluster.
+    """
+    from gpuplane import smoke as smoke_module
+    from gpuplane.components.config import duration_seconds
+
+    seconds = {}
+    for option, value in (("--budget", budget), ("--idle-timeout", idle_timeout)):
+        try:
+            seconds[option] = duration_seconds(value)
+        except ValueError as exc:
+            raise _fail(f"{option}: {exc}") from None
+        if seconds[option] <= 0:
+            raise _fail(f"{option}: must be above zero, given {value!r}")
+    stack_kubeconfig, stack_ctx = _stack_context(stack)
+    isvc = _smoke_target(sample, manifest, models_uri)
+    options = smoke_module.SmokeOptions(
+        manifest=isvc,
+        namespace=namespace,
+        budget=float(seconds["--budget"]),
+        gateway=gateway,
+        request_path=request_path,
+        request_body=request_body,
+        scale_to_zero=scale_to_zero,
+        idle_timeout=float(seconds["--idle-timeout"]),
+    )
+    try:
+        kube = smoke_module.connect(kubeconfig or stack_kubeconfig, context or stack_ctx)
+        result = smoke_module.smoke(kube, options)
+    except smoke_module.SmokeInputError as exc:
+        raise _fail(str(exc)) from None
+    _emit(
+        fmt,
+        result.to_json,
+        lambda: smoke_module.markdown(result),
+        lambda: smoke_module.text(result),
+    )
+    raise typer.Exit(result.exit_code)
 
 
 @app.callback()

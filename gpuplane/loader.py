@@ -238,6 +238,37 @@ def parse_yaml(text: str, where: str) -> Any:
     return value
 
 
+def parse_yaml_documents(text: str, where: str) -> list[Any]:
+    """Every document of a multi-document YAML stream (`---`), each read as `parse_yaml`
+    reads one (the alias budget counts over the whole file); empty documents dropped."""
+    loader = _Loader(text)
+    values: list[Any] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _expanded_size(node)
+            values.append(loader.construct_document(node))
+    except _Refused as exc:
+        at = f":{exc.line}" if exc.line else ""
+        raise InputError(f"{where}{at}: {exc.message}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "cannot parse"
+        raise InputError(f"{where}{at}: not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to read") from None
+    finally:
+        loader.dispose()
+    for value in values:
+        _check_plain(value, where)
+    return [v for v in values if v is not None]
+
+
 def _check_plain(value: Any, where: str, path: str = "") -> None:
     """Only what YAML 1.2 and JSON give: strings, numbers, booleans, null, lists, mappings
     (no !!binary, !!set or !!timestamp values)."""
