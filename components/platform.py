@@ -19,6 +19,7 @@ from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsS
 from gpuplane.components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
+from gpuplane.cost import price_sheet
 
 if TYPE_CHECKING:
     from gpuplane.components.clusters.aws import EksGpuPool
@@ -256,6 +257,11 @@ def build_platform(config: PlatformConfig) -> Platform:
             settings=config.serving,
             min_replicas_policy=config.kubernetes_minor >= MUTATING_ADMISSION_POLICY_MINOR,
             high_availability=config.is_prod,
+            prices=(
+                price_sheet(config.cloud, config.location.region)
+                if config.serving.monitoring.cost
+                else None
+            ),
         ),
     )
     outputs: dict[str, Any] = {

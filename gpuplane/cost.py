@@ -14,9 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpuplane.graph import Resource, ResourceGraph
+
+if TYPE_CHECKING:
+    from gpuplane.components.serving.cost_rules import PriceSheet
 
 HOURS_PER_MONTH = 730
 PRICES = Path(__file__).parent / "prices"
@@ -133,6 +136,33 @@ class _Pricer:
         if entry is None or "gb_month" not in entry:
             return None
         return float(entry["gb_month"]) / HOURS_PER_MONTH
+
+
+def price_sheet(cloud: str, region: str | None) -> "PriceSheet | None":
+    """Every node price of a cloud region's table, priced by the same lookup as the
+    report (spot without a spot price at on-demand), for the cost recording rules."""
+    from gpuplane.components.serving.cost_rules import InstancePrice, PriceSheet
+
+    if cloud not in _CLOUDS or region is None:
+        return None
+    table = price_table(cloud)
+    instances = table.get("regions", {}).get(region, {}).get("instances")
+    if not instances:
+        return None
+    pricer = _Pricer(table, region)
+    prices = []
+    for machine in sorted(instances):
+        on_demand, _ = pricer.instance(machine, spot=False)
+        spot, _ = pricer.instance(machine, spot=True)
+        if on_demand is not None and spot is not None:
+            prices.append(InstancePrice(machine, on_demand, spot))
+    return PriceSheet(
+        cloud=cloud,
+        region=region,
+        date=str(table.get("date", "")),
+        source=str(table.get("source", "")),
+        instances=tuple(prices),
+    )
 
 
 _PACKAGES = {"aws": "aws", "gcp": "gcp", "azure-native": "azure"}

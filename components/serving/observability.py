@@ -12,8 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.contract import GpuPool
-from gpuplane.components.serving import alerts, dcgm
+from gpuplane.components.serving import alerts, cost_rules, dcgm
 from gpuplane.components.serving.common import custom_resource, release
+from gpuplane.components.serving.cost_rules import PriceSheet
 from gpuplane.components.serving.monitoring import NAMESPACE, Target, monitor
 
 # Where gpuplane installs Karpenter (EKS, computeMode karpenter), and its metrics port
@@ -50,6 +51,8 @@ class ObservabilityArgs:
     """Whether gpuplane installed Karpenter (kube-system): scrape it, alert on it."""
     thresholds: alerts.Thresholds | None = DEFAULT_THRESHOLDS
     """Alert thresholds; None leaves the alerts out (recording rules stay)."""
+    prices: PriceSheet | None = None
+    """Node prices for the cost rules; None leaves them out."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -57,6 +60,7 @@ class Observability(pulumi.ComponentResource):
 
     dcgm_exporter: k8s.helm.v3.Release | None
     rules: k8s.apiextensions.CustomResource
+    cost_rules: k8s.apiextensions.CustomResource | None
     missing: list[str]
     """What this cluster cannot have, and why (Autopilot's DCGM)."""
 
@@ -106,4 +110,16 @@ class Observability(pulumi.ComponentResource):
             depends_on=[args.crds],
             **common,
         )
+        self.cost_rules = None
+        if args.prices is not None:
+            self.cost_rules = custom_resource(
+                f"{name}-cost-rules",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                name="gpuplane-cost",
+                namespace=NAMESPACE,
+                spec={"groups": cost_rules.rule_groups(args.prices)},
+                depends_on=[args.crds],
+                **common,
+            )
         self.register_outputs({"missing": self.missing})

@@ -20,6 +20,7 @@ from gpuplane.components.clusters.contract import Cluster
 from gpuplane.components.config import ServingConfig, cold_start_budget
 from gpuplane.components.serving import alerts, gpu
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
+from gpuplane.components.serving.cost_rules import PriceSheet
 from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
 from gpuplane.components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
@@ -150,6 +151,8 @@ class ServingStackArgs:
     high_availability: bool = False
     """Prod: two spread replicas of the mesh and Knative data path, budgets allowing one
     disruption. Dev (default): one replica each and no blocking budget, the cost choice."""
+    prices: PriceSheet | None = None
+    """The cloud region's node prices for the cost recording rules (None: no cost rules)."""
 
 
 class ServingStack(pulumi.ComponentResource):
@@ -253,6 +256,7 @@ class ServingStack(pulumi.ComponentResource):
                     empty_gpu_node_delay=cluster.empty_gpu_node_delay,
                     karpenter=cluster.cloud == "aws" and cluster.gpu_node_os != "eks-auto",
                     thresholds=_thresholds(settings) if monitoring.alerts.enabled else None,
+                    prices=args.prices,
                 ),
                 opts=child,
             )
