@@ -587,7 +587,6 @@ def _show_version(value: bool) -> None:
 SAMPLES = {
     "sklearn": "sklearn-iris.yaml",
     "llm": "llm-gpu.yaml",
-    "llm-cached": "llm-gpu-cached.yaml",
 }
 
 

@@ -265,17 +265,15 @@ class PoolColdStart:
     acceleration: str
     weights_bucket: Duration
     weights_cache: Duration
-    cached: bool
-    """Whether the stack caches models on this pool's nodes."""
+    """What a node-local model cache would leave to wait for (gpuplane installs none yet:
+    `total` counts the bucket)."""
     load: Duration
 
     @property
-    def weights(self) -> Duration:
-        return self.weights_cache if self.cached else self.weights_bucket
-
-    @property
     def total(self) -> float:
-        return self.node.minutes + self.pull.minutes + self.weights.minutes + self.load.minutes
+        return (
+            self.node.minutes + self.pull.minutes + self.weights_bucket.minutes + self.load.minutes
+        )
 
     @property
     def total_uncached_plain(self) -> float:
@@ -294,7 +292,6 @@ class PoolColdStart:
             "pool": self.pool,
             "cloud": self.cloud,
             "acceleration": self.acceleration,
-            "cached": self.cached,
             "node_from_zero": part(self.node),
             "image_pull": part(self.pull),
             "image_pull_without_acceleration": part(self.pull_plain),
@@ -411,21 +408,10 @@ def _pull(acceleration: str) -> Duration:
     return PULL_DEFAULT
 
 
-def cached_pools(graph: ResourceGraph) -> set[str]:
-    """GPU pools whose nodes the stack's LocalModelNodeGroups cover."""
-    pools: set[str] = set()
-    for r in graph.by_type("kubernetes:serving.kserve.io/v1alpha1:LocalModelNodeGroup"):
-        labels = (r.inputs.get("metadata") or {}).get("labels") or {}
-        if POOL_LABEL in labels:
-            pools.add(labels[POOL_LABEL])
-    return pools
-
-
 def cold_start(graph: ResourceGraph, model_gb: float = 15.0) -> ColdStart:
     """The modelled first request after idle on each GPU pool, from a pool at zero."""
     if not model_gb > 0:
         raise ValueError(f"model size must be above 0 GB, given {model_gb}")
-    cached = cached_pools(graph)
     bucket = Duration(
         model_gb / BUCKET_GB_PER_S / 60,
         f"{ASSUMED}: {model_gb:g} GB at {BUCKET_GB_PER_S * 1000:.0f} MB/s from the bucket",
@@ -455,7 +441,6 @@ def cold_start(graph: ResourceGraph, model_gb: float = 15.0) -> ColdStart:
                 acceleration=acceleration,
                 weights_bucket=bucket,
                 weights_cache=cache,
-                cached=pool in cached,
                 load=load,
             )
         )
@@ -474,19 +459,20 @@ def cold_start_text(result: ColdStart) -> str:
         "first request after idle on a pool at zero (minutes)"
     ]
     for p in result.pools:
-        weights = "node cache" if p.cached else "bucket"
         lines += [
             f"  pool {p.pool} ({p.cloud}): about {_m(p.total)} min as configured "
-            f"({_m(p.total_uncached_plain)} with no image acceleration and no cache)",
+            f"({_m(p.total_uncached_plain)} with no image acceleration)",
             f"    node from zero   {_m(p.node.minutes):>5}  [{p.node.source}]",
             f"    image pull       {_m(p.pull.minutes):>5}  {p.acceleration} [{p.pull.source}]",
             f"      without        {_m(p.pull_plain.minutes):>5}  [{p.pull_plain.source}]",
             f"    weights, bucket  {_m(p.weights_bucket.minutes):>5}  [{p.weights_bucket.source}]",
             f"    weights, cache   {_m(p.weights_cache.minutes):>5}  [{p.weights_cache.source}]",
             f"    model load       {_m(p.load.minutes):>5}  [{p.load.source}]",
-            f"    weights from: {weights}",
         ]
-    lines.append("measure it on the cluster: gpuplane smoke --budget <minutes>m")
+    lines.append(
+        "totals count weights from the bucket (gpuplane installs no node cache yet); "
+        "measure on the cluster: gpuplane smoke --budget <minutes>m"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -506,5 +492,9 @@ def cold_start_markdown(result: ColdStart) -> str:
         )
     if not result.pools:
         lines.append("| no GPU pool | | | | | | | |")
-    lines += ["", "Minutes. Sources: REFERENCE.md section 3 where published, else assumptions."]
+    lines += [
+        "",
+        "Minutes; totals count weights from the bucket (gpuplane installs no node cache "
+        "yet). Sources: REFERENCE.md section 3 where published, else assumptions.",
+    ]
     return "\n".join(lines) + "\n"

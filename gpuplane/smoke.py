@@ -16,6 +16,7 @@ against the cold start measured that way.
 
 import contextlib
 import json
+import secrets
 import signal
 import threading
 import time
@@ -37,6 +38,8 @@ MODEL_CONTAINER = "kserve-container"
 # InferenceService's name.
 REQUEST_PATH_ANNOTATION = "gpuplane.io/smoke-path"
 REQUEST_BODY_ANNOTATION = "gpuplane.io/smoke-body"
+# Marks the object this run created, so cleanup never deletes anyone else's.
+RUN_ANNOTATION = "gpuplane.io/smoke-run"
 DEFAULT_REQUEST_PATH = "/v1/models/{name}"
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 CLEANUP_SECONDS = 120.0
@@ -580,6 +583,8 @@ class _Smoke:
         self.isvc_ready: float | None = None
         self.node: dict[str, Any] | None = None
         self.created = False
+        self.attempted = False
+        self.token = secrets.token_hex(6)
 
     # local clock -> cluster clock
     def server_now(self) -> float:
@@ -610,11 +615,15 @@ class _Smoke:
         opts = self.opts
         path, body = _request_of(opts, self.name)
         gateway = _gateway(self.kube, opts)
-        manifest = {**opts.manifest, "metadata": {**opts.manifest["metadata"]}}
-        manifest["metadata"]["namespace"] = self.ns
+        meta = {**opts.manifest["metadata"], "namespace": self.ns}
+        meta["annotations"] = {**(meta.get("annotations") or {}), RUN_ANNOTATION: self.token}
+        manifest = {**opts.manifest, "metadata": meta}
         before = self.clock.now()
+        self.attempted = True  # from here on, cleanup looks for our object
         try:
             created = self.kube.create_isvc(self.ns, manifest)
+        except ConnectionError:
+            raise
         except Exception as exc:
             status = getattr(exc, "status", None)
             if status == 409:
@@ -630,7 +639,9 @@ class _Smoke:
             if status in (400, 422):
                 reason = _api_message(exc)
                 raise SmokeInputError(f"the API server refused the manifest: {reason}") from None
-            raise
+            raise _Failed(
+                f"creating the InferenceService failed (HTTP {status}): {_api_message(exc)}"
+            ) from None
         self.created = True
         server_created = parse_time((created.get("metadata") or {}).get("creationTimestamp"))
         self.t0 = server_created if server_created is not None else before
@@ -713,6 +724,25 @@ class _Smoke:
             first_response=first,
             isvc_ready=self.isvc_ready,
         )
+
+    def cleanup_if_ours(self) -> None:
+        """The create call failed or was cut short: delete the object only if this run made
+        it (its run annotation), else there is nothing of ours to delete."""
+        try:
+            found = self.kube.get_isvc(self.ns, self.name)
+        except Exception as exc:
+            self.result.cleanup_detail = (
+                f"could not check for InferenceService {self.ns}/{self.name} ({exc}); "
+                f"if `kubectl -n {self.ns} get isvc {self.name}` shows annotation "
+                f"{RUN_ANNOTATION}={self.token}, delete it"
+            )
+            return
+        annotations = ((found or {}).get("metadata") or {}).get("annotations") or {}
+        if annotations.get(RUN_ANNOTATION) == self.token:
+            self.cleanup()
+            return
+        self.result.cleaned_up = True
+        self.result.cleanup_detail = "nothing was created"
 
     def cleanup(self) -> None:
         """Delete the InferenceService and wait (bounded) until the API no longer has it."""
@@ -821,6 +851,8 @@ def smoke(kube: Kube, opts: SmokeOptions, clock: Clock | None = None) -> SmokeRe
                 if run.created:
                     run.finish_phases()
                     run.cleanup()
+                elif run.attempted:
+                    run.cleanup_if_ours()
     return run.result
 
 

@@ -74,21 +74,15 @@ def test_samples_pass_the_pack(sample: str, monkeypatch: pytest.MonkeyPatch) -> 
     assert report["summary"]["resources"] == 1
 
 
-def test_llm_samples_use_the_platform_gpu_runtime_and_an_openai_path() -> None:
-    for sample in ("llm", "llm-cached"):
-        isvc = _load(sample, "gcp")
-        model = isvc["spec"]["predictor"]["model"]
-        assert model["runtime"] == GPU_RUNTIME
-        assert model["modelFormat"]["name"] == "huggingface"  # the runtime's one format
-        annotations = isvc["metadata"]["annotations"]
-        assert annotations[REQUEST_PATH_ANNOTATION].startswith("/openai/v1/")
-        body = json.loads(annotations[REQUEST_BODY_ANNOTATION])
-        assert body["model"] == "{name}"  # the runtime serves it as --model_name={{.Name}}
-    # The cached sample reads another path, so the two compare download vs cache.
-    assert (
-        _load("llm", "aws")["spec"]["predictor"]["model"]["storageUri"]
-        != _load("llm-cached", "aws")["spec"]["predictor"]["model"]["storageUri"]
-    )
+def test_llm_sample_uses_the_platform_gpu_runtime_and_an_openai_path() -> None:
+    isvc = _load("llm", "gcp")
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["runtime"] == GPU_RUNTIME
+    assert model["modelFormat"]["name"] == "huggingface"  # the runtime's one format
+    annotations = isvc["metadata"]["annotations"]
+    assert annotations[REQUEST_PATH_ANNOTATION] == "/openai/v1/completions"
+    body = json.loads(annotations[REQUEST_BODY_ANNOTATION])
+    assert body["model"] == "{name}"  # the runtime serves it as --model_name={{.Name}}
 
 
 @needs_upstream

@@ -99,6 +99,9 @@ class Scenario:
     pods_gone: float | None = 943.0
     """After the response: scale-down delay 10m + grace 30s + termination."""
     node_gone: float | None = 1003.0
+    create_fails: str | None = None
+    """`after-storing`: the API stores the object, then the client sees HTTP 500 (a
+    proxy, a timeout); `before-storing`: HTTP 500 and nothing stored."""
     delete_lag: int = 1
     """GETs that still find the InferenceService after DELETE (finalizers)."""
     instance_type: str = "g6.xlarge"
@@ -172,6 +175,7 @@ class Double:
     calls: list[tuple[str, str]] = field(default_factory=list)
     unexpected: list[tuple[str, str]] = field(default_factory=list)
     isvcs: dict[str, Isvc] = field(default_factory=dict)
+    posted: list[dict[str, Any]] = field(default_factory=list)
     trigger: float | None = None
     port: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -512,6 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
         d = self.server.double
         if method == "POST" and name is None:
             body = self._body()
+            d.posted.append(json.loads(json.dumps(body)))
+            if d.scenario.create_fails == "before-storing":
+                return self._send(500, _status(500, "InternalError", "etcdserver: timeout"))
             name = body["metadata"]["name"]
             if name in d.isvcs:
                 return self._send(409, _status(409, "AlreadyExists", f'"{name}" already exists'))
@@ -521,6 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
             d.isvcs[name] = Isvc(body, math.floor(now))
             if not d.scenario.from_zero:
                 d.trigger = math.floor(now)
+            if d.scenario.create_fails == "after-storing":
+                return self._send(500, _status(500, "InternalError", "etcdserver: timeout"))
             return self._send(201, d.isvc_json(name))
         if name is None or name not in d.isvcs:
             return self._send(404, _status(404, "NotFound", f'"{name}" not found'))

@@ -155,6 +155,32 @@ def test_ctrl_c_mid_way_cleans_up(tmp_path: Path) -> None:
     assert "pod created" in [p.name for p in result.phases]
 
 
+@pytest.mark.parametrize("when", ["after-storing", "before-storing"])
+def test_a_failed_create_cleans_up_only_what_it_made(tmp_path: Path, when: str) -> None:
+    s = kd.cold_start_from_zero()
+    s.create_fails = when
+    result, double, _ = _run(s, tmp_path)
+    assert result.exit_code == 1
+    assert "HTTP 500" in result.failure and "etcdserver: timeout" in result.failure
+    assert result.cleaned_up
+    deletes = [c for c in double.calls if c[0] == "DELETE"]
+    if when == "after-storing":  # found by its run annotation, deleted
+        assert _cleaned(double)
+    else:
+        assert deletes == [] and result.cleanup_detail == "nothing was created"
+
+
+def test_the_created_object_carries_its_run_mark(tmp_path: Path) -> None:
+    result, double, _ = _run(kd.warm_node(), tmp_path)
+    assert result.exit_code == 0 and len(double.posted) == 1
+    annotations = double.posted[0]["metadata"]["annotations"]
+    mark = annotations[smoke_module.RUN_ANNOTATION]
+    assert len(mark) == 12 and int(mark, 16) >= 0
+    # The manifest's own annotations are kept beside it.
+    assert annotations[smoke_module.REQUEST_PATH_ANNOTATION] == "/openai/v1/completions"
+    assert _cleaned(double)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -231,7 +257,7 @@ def test_cli_sample_gets_a_fresh_name_and_its_request(
     [
         (["--budget", "ten minutes"], "--budget: must be a duration"),
         (["--budget", "0s"], "--budget: must be above zero"),
-        (["--sample", "gpt5"], "--sample: 'gpt5'; allowed: sklearn, llm, llm-cached"),
+        (["--sample", "gpt5"], "--sample: 'gpt5'; allowed: sklearn, llm"),
         (["--sample", "llm"], "${MODELS_URI} not set"),
         (["--kubeconfig", "/nonexistent/kc", "--models-uri", "s3://b"], "/nonexistent/kc"),
         (["--stack", "aws-dev"], "pulumi stack output kubeconfig --show-secrets -s aws-dev"),
