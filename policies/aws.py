@@ -9,10 +9,11 @@ access block or every node group a launch template of its own is a question
 about the whole stack, not one resource, and is left to the stack rules.
 """
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from .cidrs import too_wide
 from .rule import Rule, dig, is_anywhere, items, num, string_list
@@ -37,6 +38,10 @@ BUCKET_SSE = (
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 KMS_KEY = "aws:kms/key:Key"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SQS_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 
 DEFAULT_LOG_TYPES = ["audit", "authenticator"]
 PUBLIC_CANNED_ACLS = {"public-read", "public-read-write", "authenticated-read"}
@@ -377,6 +382,69 @@ def _key_rotation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> It
 
 _CIS = "CIS Amazon EKS Benchmark"
 
+# --- queues that start jobs ----------------------------------------------------------
+
+
+def _document(value: Any) -> dict[str, Any]:
+    """An IAM-style policy document given as JSON text or as a mapping."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def _sqs_encrypted(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    # Absent sqsManagedSseEnabled: new queues get SSE-SQS by default (AWS, 2022); only an
+    # explicit false without a KMS key leaves messages unencrypted at rest.
+    props = args.props
+    if props.get("sqsManagedSseEnabled") is False and not props.get("kmsMasterKeyId"):
+        yield "messages are stored unencrypted (sqsManagedSseEnabled: false and no kmsMasterKeyId)"
+
+
+def _sqs_not_public(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    for statement in items(_document(args.props.get("policy")).get("Statement")):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        aws_principal = principal.get("AWS") if isinstance(principal, Mapping) else None
+        anyone = principal == "*" or aws_principal == "*" or "*" in items(aws_principal)
+        if anyone and not statement.get("Condition"):
+            yield (
+                f"statement {statement.get('Sid') or '?'} lets anyone "
+                f"{statement.get('Action')} with no condition"
+            )
+
+
+def _is_s3_rule(resource: Any) -> bool:
+    pattern = _document(dig(resource.props, "eventPattern"))
+    return "aws.s3" in items(pattern.get("source"))
+
+
+def _event_queue_dead_letters(
+    args: StackValidationArgs, config: Mapping[str, Any]
+) -> Iterable[tuple[str, str | None]]:
+    for target in args.resources:
+        if target.resource_type != EVENT_TARGET:
+            continue
+        rules = target.property_dependencies.get("rule") or ()
+        if not any(r.resource_type == EVENT_RULE and _is_s3_rule(r) for r in rules):
+            continue
+        if not dig(target.props, "deadLetterConfig", "arn"):
+            yield (
+                "S3 events that cannot be delivered are dropped (no deadLetterConfig)",
+                target.urn,
+            )
+        for queue in target.property_dependencies.get("arn") or ():
+            if queue.resource_type == SQS_QUEUE and not dig(queue.props, "redrivePolicy"):
+                yield (
+                    "the queue S3 events feed has no redrivePolicy: a message whose job "
+                    "fails every time is received forever",
+                    queue.urn,
+                )
+
+
 RULES = (
     Rule(
         id="GP-AWS-001",
@@ -579,5 +647,41 @@ RULES = (
         anchor="AWS docs: EKS cluster upgrade policy (extended support)",
         resource_types=(CLUSTER,),
         check=_support_type,
+    ),
+    Rule(
+        id="GP-AWS-017",
+        name="aws-sqs-encrypted",
+        description="SQS queues keep messages encrypted at rest.",
+        severity="medium",
+        level="mandatory",
+        remediation="Remove sqsManagedSseEnabled: false, or set kmsMasterKeyId.",
+        anchor="AWS Foundational Security Best Practices SQS.1",
+        resource_types=(SQS_QUEUE,),
+        check=_sqs_encrypted,
+    ),
+    Rule(
+        id="GP-AWS-018",
+        name="aws-sqs-not-public",
+        description="SQS queue policies grant nothing to anyone without a condition.",
+        severity="high",
+        level="mandatory",
+        remediation="Name the principal (a service or role) or add a condition such as "
+        "aws:SourceArn to every Allow statement.",
+        anchor="AWS Security Hub SQS.3 (queue policies should not allow public access)",
+        resource_types=(SQS_POLICY,),
+        check=_sqs_not_public,
+    ),
+    Rule(
+        id="GP-AWS-019",
+        name="aws-event-queues-dead-letter",
+        description="Queues fed by S3 events have a dead-letter queue, and so do their "
+        "EventBridge targets.",
+        severity="medium",
+        level="mandatory",
+        remediation="Give the EventBridge target a deadLetterConfig and the queue a "
+        "redrivePolicy to a dead-letter queue.",
+        anchor="AWS docs: EventBridge dead-letter queues; SQS dead-letter queues",
+        resource_types=(EVENT_RULE, EVENT_TARGET, SQS_QUEUE),
+        stack_check=_event_queue_dead_letters,
     ),
 )

@@ -20,6 +20,10 @@ VAULT = "azure-native:keyvault:Vault"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+EVENT_SUBSCRIPTIONS = (
+    "azure-native:eventgrid:SystemTopicEventSubscription",
+    "azure-native:eventgrid:EventSubscription",
+)
 
 NETWORK_POLICIES = ("azure", "calico", "cilium")
 AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin")
@@ -227,6 +231,20 @@ def _audit_diagnostics(
 
 _POOLS = (MANAGED_CLUSTER, AGENT_POOL)
 
+# --- queues that start jobs ----------------------------------------------------------
+
+
+def _event_dead_letter(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    props = args.props
+    if not (props.get("deadLetterWithResourceIdentity") or props.get("deadLetterDestination")):
+        yield "events that cannot be delivered are dropped (no dead-letter destination)"
+    if props.get("destination") and not props.get("deliveryWithResourceIdentity"):
+        yield (
+            "events are delivered with the destination's keys, not a managed identity "
+            "(destination without deliveryWithResourceIdentity)"
+        )
+
+
 RULES = (
     Rule(
         id="GP-AZ-001",
@@ -409,5 +427,18 @@ RULES = (
         anchor="CIS AKS Benchmark v1.7.0 2.1.1",
         resource_types=(MANAGED_CLUSTER, DIAGNOSTIC_SETTING),
         stack_check=_audit_diagnostics,
+    ),
+    Rule(
+        id="GP-AZ-016",
+        name="azure-eventgrid-dead-letter",
+        description="Event Grid subscriptions dead-letter what they cannot deliver and "
+        "deliver with a managed identity.",
+        severity="medium",
+        level="mandatory",
+        remediation="Set deadLetterWithResourceIdentity (a blob container) and deliver "
+        "through deliveryWithResourceIdentity with the topic's managed identity.",
+        anchor="Azure docs: Event Grid dead letter and retry; delivery with managed identity",
+        resource_types=EVENT_SUBSCRIPTIONS,
+        check=_event_dead_letter,
     ),
 )

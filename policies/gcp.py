@@ -22,6 +22,16 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 BUCKET = "gcp:storage/bucket:Bucket"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
+SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+PUBSUB_MEMBERS = (
+    "gcp:pubsub/topicIAMMember:TopicIAMMember",
+    "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
+)
+PUBSUB_BINDINGS = (
+    "gcp:pubsub/topicIAMBinding:TopicIAMBinding",
+    "gcp:pubsub/subscriptionIAMBinding:SubscriptionIAMBinding",
+)
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
 # <project number>-compute@developer.gserviceaccount.com, or "default" as gcloud spells it.
 DEFAULT_COMPUTE_SA = re.compile(r"^(\d+-compute@developer\.gserviceaccount\.com|default)$", re.I)
@@ -295,6 +305,22 @@ def _kms_rotation(args: ResourceValidationArgs, config: Mapping[str, Any]) -> It
 
 _NODES = (CLUSTER, NODE_POOL)
 
+# --- queues that start jobs ----------------------------------------------------------
+
+
+def _pubsub_dead_letter(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    # Absent deadLetterPolicy: Pub/Sub redelivers a failing message until it expires.
+    if not dig(args.props, "deadLetterPolicy", "deadLetterTopic"):
+        yield "a failing message is redelivered until it expires (no deadLetterPolicy)"
+
+
+def _pubsub_not_public(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    members = [args.props.get("member"), *items(args.props.get("members"))]
+    for member in members:
+        if member in PUBLIC_MEMBERS:
+            yield f"{args.props.get('role')} is granted to {member}"
+
+
 RULES = (
     Rule(
         id="GP-GCP-001",
@@ -489,5 +515,29 @@ RULES = (
                 "description": "Longest allowed rotationPeriod, in days.",
             }
         },
+    ),
+    Rule(
+        id="GP-GCP-016",
+        name="gcp-pubsub-dead-letter",
+        description="Pub/Sub subscriptions have a dead-letter topic.",
+        severity="medium",
+        level="mandatory",
+        remediation="Set deadLetterPolicy.deadLetterTopic (and maxDeliveryAttempts) and let "
+        "the Pub/Sub service agent publish to it.",
+        anchor="Google Cloud docs: Pub/Sub dead-letter topics",
+        resource_types=(SUBSCRIPTION,),
+        check=_pubsub_dead_letter,
+    ),
+    Rule(
+        id="GP-GCP-017",
+        name="gcp-pubsub-not-public",
+        description="Pub/Sub topics and subscriptions grant nothing to allUsers or "
+        "allAuthenticatedUsers.",
+        severity="high",
+        level="mandatory",
+        remediation="Grant the role to the service accounts that need it instead.",
+        anchor="CIS GCP Foundations 2.0 (no public IAM bindings); Checkov CKV_GCP_99",
+        resource_types=(*PUBSUB_MEMBERS, *PUBSUB_BINDINGS),
+        check=_pubsub_not_public,
     ),
 )

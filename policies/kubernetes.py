@@ -35,6 +35,33 @@ ISVC_COMPONENTS = ("predictor", "transformer", "explainer")
 WORKLOAD_TYPES = (*POD_SPECS, INFERENCE_SERVICE)
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+TRIGGER_AUTHENTICATIONS = (
+    "kubernetes:keda.sh/v1alpha1:TriggerAuthentication",
+    "kubernetes:keda.sh/v1alpha1:ClusterTriggerAuthentication",
+)
+# Where a job runs: pods of these never wait in a namespace Kueue may not govern.
+JOB_TYPES = (
+    "kubernetes:batch/v1:Job",
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:keda.sh/v1alpha1:ScaledJob",
+    "kubernetes:kueue.x-k8s.io/v1beta2:LocalQueue",
+    "kubernetes:kueue.x-k8s.io/v1beta1:LocalQueue",
+)
+# Workload identities KEDA can use (TriggerAuthentication spec.podIdentity.provider).
+WORKLOAD_IDENTITY_PROVIDERS = ("aws", "aws-eks", "gcp", "azure-workload")
+# TriggerAuthentication sources that hand KEDA a secret: a Secret, an env variable, a
+# file, or a vault reached with its own credentials.
+STATIC_SOURCES = (
+    "secretTargetRef",
+    "env",
+    "filePath",
+    "configMapTargetRef",
+    "hashiCorpVault",
+    "azureKeyVault",
+    "awsSecretManager",
+    "gcpSecretManager",
+    "oauth2",
+)
 CLUSTER_SCOPED = (
     "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime",
     "kubernetes:core/v1:Namespace",
@@ -396,6 +423,47 @@ def _default_deny(
         yield (f"namespace {name} has no default-deny ingress NetworkPolicy", None)
 
 
+def _keda_identity(args: ResourceValidationArgs, config: Mapping[str, Any]) -> Iterable[str]:
+    spec = dig(args.props, "spec", default={})
+    for source in STATIC_SOURCES:
+        if spec.get(source):
+            yield f"spec.{source} gives the scaler a static credential"
+    provider = dig(spec, "podIdentity", "provider")
+    if provider not in WORKLOAD_IDENTITY_PROVIDERS:
+        yield (
+            f"spec.podIdentity.provider is {provider or 'unset'}; allowed: "
+            f"{', '.join(WORKLOAD_IDENTITY_PROVIDERS)}"
+        )
+
+
+def _jobs_not_privileged(
+    args: StackValidationArgs, config: Mapping[str, Any]
+) -> Iterable[tuple[str, str | None]]:
+    levels = {
+        dig(r.props, "metadata", "name"): (
+            dig(r.props, "metadata", "labels", default={}).get(
+                "pod-security.kubernetes.io/enforce"
+            ),
+            r.urn,
+        )
+        for r in args.resources
+        if r.resource_type == NAMESPACE
+    }
+    seen: set[str] = set()
+    for resource in args.resources:
+        if resource.resource_type not in JOB_TYPES:
+            continue
+        name = dig(resource.props, "metadata", "namespace", default="default")
+        level, urn = levels.get(name, (None, None))
+        if name in seen or level not in (None, "privileged"):
+            continue
+        seen.add(name)
+        if level == "privileged":
+            yield (f"jobs run in namespace {name}, which enforces privileged Pod Security", urn)
+        elif urn is None and name == "default":
+            yield (f"jobs run in namespace {name}, which enforces no Pod Security", None)
+
+
 _WORKLOADS = tuple(WORKLOAD_TYPES)
 _PSS = "Kubernetes Pod Security Standards"
 
@@ -630,5 +698,31 @@ RULES = (
         resource_types=(NAMESPACE, NETWORK_POLICY, *WORKLOAD_TYPES),
         stack_check=_default_deny,
         config=EXEMPT,
+    ),
+    Rule(
+        id="GP-K8S-019",
+        name="k8s-keda-workload-identity",
+        description="KEDA scalers authenticate through workload identity, never a static "
+        "credential.",
+        severity="high",
+        level="mandatory",
+        remediation="Use spec.podIdentity with provider aws, gcp or azure-workload and "
+        "remove secretTargetRef, env and vault sources.",
+        anchor="KEDA docs: authentication providers (pod identity)",
+        resource_types=TRIGGER_AUTHENTICATIONS,
+        check=_keda_identity,
+    ),
+    Rule(
+        id="GP-K8S-020",
+        name="k8s-jobs-not-privileged",
+        description="Namespaces where jobs run (Jobs, CronJobs, ScaledJobs, Kueue "
+        "LocalQueues) do not enforce privileged Pod Security.",
+        severity="high",
+        level="mandatory",
+        remediation="Label the namespace pod-security.kubernetes.io/enforce: baseline (or "
+        "restricted) and run jobs without privileges.",
+        anchor="Kubernetes Pod Security Standards; CIS Kubernetes 5.2",
+        resource_types=(NAMESPACE, *JOB_TYPES),
+        stack_check=_jobs_not_privileged,
     ),
 )

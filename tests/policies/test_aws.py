@@ -137,7 +137,7 @@ def bare(resource_type: str, **inputs: Any) -> tuple[str, dict[str, Any]]:
     return resource_type, inputs
 
 
-RULE_IDS = [f"GP-AWS-{n:03d}" for n in range(1, 17)]
+RULE_IDS = [f"GP-AWS-{n:03d}" for n in range(1, 20)]
 
 
 def test_the_safe_shapes_pass_every_aws_rule() -> None:

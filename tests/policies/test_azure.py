@@ -24,7 +24,7 @@ VAULT = "azure-native:keyvault:Vault"
 STORAGE = "azure-native:storage:StorageAccount"
 CONTAINER = "azure-native:storage:BlobContainer"
 DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
-AZ_RULES = [f"GP-AZ-{n:03d}" for n in range(1, 16)]
+AZ_RULES = [f"GP-AZ-{n:03d}" for n in range(1, 17)]
 
 ARM_ID = (
     "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/rg"

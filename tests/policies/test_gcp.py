@@ -19,7 +19,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 BUCKET = "gcp:storage/bucket:Bucket"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
-GCP_RULES = [f"GP-GCP-{n:03d}" for n in range(1, 16)]
+GCP_RULES = [f"GP-GCP-{n:03d}" for n in range(1, 18)]
 
 NODE_SA = "nodes@my-project.iam.gserviceaccount.com"
 SAFE_NODE_CONFIG: dict[str, Any] = {

@@ -31,7 +31,15 @@ FAMILIES = (aws, gcp, azure, kubernetes, helm, mesh, stack)
 MUTATIONS: dict[str, tuple[str, Mutation]] = {
     **test_kubernetes.MUTATIONS,
 }
-for module_name in ("test_aws", "test_gcp", "test_azure", "test_helm", "test_mesh", "test_stack"):
+for module_name in (
+    "test_aws",
+    "test_gcp",
+    "test_azure",
+    "test_helm",
+    "test_mesh",
+    "test_stack",
+    "test_jobs_rules",
+):
     try:
         module = __import__(f"tests.policies.{module_name}", fromlist=["MUTATIONS"])
     except ModuleNotFoundError:

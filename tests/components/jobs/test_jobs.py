@@ -556,3 +556,11 @@ def test_kind_runs_schedule_and_kafka_without_credentials(graphs: dict[str, Reso
     [trigger] = job.get("spec.triggers")
     assert trigger["type"] == "kafka" and "authenticationRef" not in trigger
     assert trigger["metadata"]["lagThreshold"] == "10"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_example_stacks_pass_every_policy(graphs: dict[str, ResourceGraph], cloud: str) -> None:
+    from gpuplane.check import PackConfig, check
+
+    result = check(graphs[cloud], PackConfig())
+    assert result.violations == [], [(v.id, v.message) for v in result.violations]
