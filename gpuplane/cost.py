@@ -437,7 +437,47 @@ def _azure(b: _Builder) -> None:
     b.load_balancer()
 
 
-_CLOUDS = {"aws": _aws, "gcp": _gcp, "azure": _azure}
+JOBS_COMPONENT = "gpuplane:jobs:JobsStack"
+JOB_WORKLOADS = ("kubernetes:keda.sh/v1alpha1:ScaledJob", "kubernetes:batch/v1:CronJob")
+# What jobs add that bills by use (storage, requests, throughput), not by the hour.
+USAGE_BILLED: Mapping[str, str] = {
+    "aws:s3/bucket:Bucket": "S3 data bucket: per GB stored and per request",
+    "aws:sqs/queue:Queue": "SQS queue: per request (the first million a month free)",
+    "aws:cloudwatch/eventRule:EventRule": "EventBridge rule: per event delivered",
+    "gcp:storage/bucket:Bucket": "Cloud Storage data bucket: per GB stored and per operation",
+    "gcp:pubsub/topic:Topic": "Pub/Sub topic: per TiB published (the first 10 GiB a month free)",
+    "gcp:pubsub/subscription:Subscription": "Pub/Sub subscription: per TiB delivered and retained",
+    "azure-native:storage:BlobContainer": "blob container: per GB stored and per operation",
+    "azure-native:storage:Queue": "storage queue: per GB stored and per 10,000 operations",
+    "azure-native:eventgrid:SystemTopic": "Event Grid: per million operations (100,000 free)",
+}
+
+
+def _jobs(b: _Builder) -> None:
+    """Jobs' queues, topics and data storage bill by use: listed, never guessed. A job's
+    GPUs are its pool's, whose peak already counts every node Kueue can admit work on."""
+    for r in b.graph:
+        if JOBS_COMPONENT not in r.urn or not r.custom:
+            continue
+        if r.type in USAGE_BILLED:
+            b.unpriced(r, USAGE_BILLED[r.type])
+        elif r.type in JOB_WORKLOADS:
+            name = r.get("metadata.name")
+            spec = r.get("spec.jobTargetRef") or r.get("spec.jobTemplate.spec") or {}
+            selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
+            where = "its GPU pool's peak above" if selector else "the system nodes above"
+            b.item(r, f"job {name}: counted in {where}", 0.0, 0.0)
+
+
+def _with_jobs(cloud: Any) -> Any:
+    def run(b: _Builder) -> None:
+        cloud(b)
+        _jobs(b)
+
+    return run
+
+
+_CLOUDS = {"aws": _with_jobs(_aws), "gcp": _with_jobs(_gcp), "azure": _with_jobs(_azure)}
 
 
 def cost(graph: ResourceGraph) -> CostReport:

@@ -564,3 +564,34 @@ def test_example_stacks_pass_every_policy(graphs: dict[str, ResourceGraph], clou
 
     result = check(graphs[cloud], PackConfig())
     assert result.violations == [], [(v.id, v.message) for v in result.violations]
+
+
+EXPECTED_USAGE_BILLED = {
+    "aws": {"aws:s3/bucket:Bucket": 1, "aws:sqs/queue:Queue": 2},
+    "gcp": {"gcp:storage/bucket:Bucket": 1, "gcp:pubsub/topic:Topic": 2},
+    "azure": {"azure-native:storage:Queue": 1, "azure-native:eventgrid:SystemTopic": 1},
+}
+
+
+@pytest.mark.parametrize("cloud", ("aws", "gcp", "azure"))
+def test_jobs_cost_nothing_beyond_their_pools_and_list_what_bills_by_use(
+    graphs: dict[str, ResourceGraph], stack_graphs: dict[str, ResourceGraph], cloud: str
+) -> None:
+    from gpuplane.cost import cost
+
+    with_jobs, without = cost(graphs[cloud]), cost(stack_graphs[f"{cloud}-dev"])
+    jobs_items = [i for i in with_jobs.items if "gpuplane:jobs:JobsStack" in i.urn]
+    rest = [i for i in with_jobs.items if i not in jobs_items]
+    # The same cluster and pools: the GPU peak of jobs is the pools' peak, counted once.
+    assert sum(i.peak_hourly for i in rest) == pytest.approx(without.peak_hourly)
+    assert sum(i.idle_hourly for i in rest) == pytest.approx(without.idle_hourly)
+    priced = {i.type for i in jobs_items if i.peak_hourly}
+    assert priced <= {"aws:kms/key:Key"}  # the data bucket's own key, on AWS
+    names = {i.name for i in jobs_items if i.type.endswith(("ScaledJob", "CronJob"))}
+    assert names == {"gpuplane-dev-jobs-finetune", "gpuplane-dev-jobs-nightly-inference"}
+    listed: dict[str, int] = {}
+    for entry in with_jobs.unpriced:
+        if "gpuplane:jobs:JobsStack" in entry.urn:
+            listed[entry.type] = listed.get(entry.type, 0) + 1
+    for type_, count in EXPECTED_USAGE_BILLED[cloud].items():
+        assert listed.get(type_) == count, (type_, listed)
