@@ -595,3 +595,118 @@ def test_jobs_cost_nothing_beyond_their_pools_and_list_what_bills_by_use(
             listed[entry.type] = listed.get(entry.type, 0) + 1
     for type_, count in EXPECTED_USAGE_BILLED[cloud].items():
         assert listed.get(type_) == count, (type_, listed)
+
+
+def test_every_job_setting_reaches_its_resource(plan_mapping: Any) -> None:
+    graph = plan_mapping(
+        {
+            "gpuplane:cloud": "existing",
+            "gpuplane:existing": {"context": "kind-x"},
+            "gpuplane:gpuPools": [
+                {"name": "gpu", "labels": {"example.com/gpu": "yes"}, "acceleratorCount": 2}
+            ],
+            "gpuplane:jobs": [
+                {
+                    "name": "tune",
+                    "image": "nvcr.io/nvidia/pytorch:25.08-py3",
+                    "command": ["python", "-m", "tune"],
+                    "args": ["--epochs", "3"],
+                    "env": {"EPOCHS": "3"},
+                    "pool": "gpu",
+                    "gpus": 2,
+                    "cpu": "3",
+                    "memory": "12Gi",
+                    "maxParallelism": 4,
+                    "timeout": "1h30m",
+                    "retries": 3,
+                    "runAsRoot": True,
+                    "trigger": {
+                        "queue": {
+                            "type": "kafka",
+                            "bootstrapServers": ["a:9092", "b:9092"],
+                            "topic": "t",
+                            "consumerGroup": "g",
+                        }
+                    },
+                },
+                {
+                    "name": "nightly",
+                    "image": "nvcr.io/nvidia/pytorch:25.08-py3",
+                    "kind": "batch",
+                    "trigger": {"schedule": {"cron": "30 1 * * 1-5", "timeZone": "Europe/Paris"}},
+                },
+            ],
+            "gpuplane:jobQueue": {"gpuQuota": {"gpu": 6}, "cpuQuota": 20, "memoryQuotaGi": 80},
+        }
+    )
+    tune = scaled_job(graph, "tune")
+    assert tune.get("spec.maxReplicaCount") == 4
+    job_spec = tune.get("spec.jobTargetRef")
+    assert (job_spec["activeDeadlineSeconds"], job_spec["backoffLimit"]) == (5400, 3)
+    pod = job_spec["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"] == ["python", "-m", "tune"] and container["args"] == [
+        "--epochs",
+        "3",
+    ]
+    assert {"name": "EPOCHS", "value": "3"} in container["env"]
+    assert container["resources"] == {
+        "requests": {"cpu": "3", "memory": "12Gi", GPU: "2"},
+        "limits": {"memory": "12Gi", GPU: "2"},
+    }
+    assert "runAsNonRoot" not in pod["securityContext"]
+    assert pod["nodeSelector"] == {"example.com/gpu": "yes"}
+    [trigger] = tune.get("spec.triggers")
+    assert trigger["metadata"] == {
+        "bootstrapServers": "a:9092,b:9092",
+        "consumerGroup": "g",
+        "topic": "t",
+        "lagThreshold": "1",
+    }
+    nightly = one_of_type(graph, "kubernetes:batch/v1:CronJob")
+    assert (nightly.get("spec.schedule"), nightly.get("spec.timeZone")) == (
+        "30 1 * * 1-5",
+        "Europe/Paris",
+    )
+    nightly_pod = nightly.get("spec.jobTemplate.spec.template.spec")
+    assert nightly_pod["priorityClassName"] == "gpuplane-batch"
+    assert nightly_pod["securityContext"]["runAsNonRoot"] is True
+    groups = one_of_type(graph, CLUSTER_QUEUE).get("spec.resourceGroups")
+    assert groups[0]["flavors"][0]["resources"] == [
+        {"name": "cpu", "nominalQuota": 20},
+        {"name": "memory", "nominalQuota": "80Gi"},
+    ]
+    assert groups[1]["flavors"][0]["resources"] == [{"name": GPU, "nominalQuota": 6}]
+
+
+def test_an_existing_sqs_queue_and_the_models_prefix_reach_aws(plan_mapping: Any) -> None:
+    url = "https://sqs.eu-west-1.amazonaws.com/210987654321/uploads"
+    graph = plan_mapping(
+        {
+            **{f"gpuplane:{k}": v for k, v in AWS.items()},
+            **AWS_LOCATION,
+            "gpuplane:gpuPools": [POOL],
+            "gpuplane:jobs": [
+                job(trigger={"queue": {"type": "sqs", "url": url, "messagesPerJob": 5}})
+            ],
+            "gpuplane:jobQueue": {"modelsPrefix": "runs/finetune/"},
+        }
+    )
+    [trigger] = scaled_job(graph, "ft").get("spec.triggers")
+    assert trigger["metadata"] == {"queueURL": url, "awsRegion": "eu-west-1", "queueLength": "5"}
+    arn = "arn:aws:sqs:eu-west-1:210987654321:uploads"
+    depth = named(graph, "aws:iam/rolePolicy:RolePolicy", "gpuplane-jobs-keda-scaler-queue-depth")
+    assert _policy(depth)["Statement"][0]["Resource"] == [arn]
+    training = _policy(
+        named(graph, "aws:iam/rolePolicy:RolePolicy", "gpuplane-jobs-training-training")
+    )
+    by_sid = {s["Sid"]: s for s in training["Statement"]}
+    assert by_sid["ConsumeTriggerQueues"]["Resource"] == [arn]
+    assert by_sid["WriteModelsPrefix"]["Resource"].endswith("/runs/finetune/*")
+    assert by_sid["ListModelsPrefix"]["Condition"] == {
+        "StringLike": {"s3:prefix": "runs/finetune/*"}
+    }
+    env = scaled_job(graph, "ft").get("spec.jobTargetRef.template.spec.containers")[0]["env"]
+    assert {"name": "GPUPLANE_QUEUE", "value": url} in env
+    models_uri = next(e["value"] for e in env if e["name"] == "GPUPLANE_MODELS_URI")
+    assert models_uri.startswith("s3://") and models_uri.endswith("/runs/finetune/")
