@@ -29,8 +29,16 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from gpuplane.components import gpus, machines, versions
+from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
 from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_jobs
 from gpuplane.components.messages import closest, did_you_mean, quote
+from gpuplane.components.rules import camel_key, duration_seconds
+from gpuplane.components.serving.settings import (
+    AlertSettings,
+    KnativeSettings,
+    MonitoringSettings,
+    serving_problems,
+)
 from gpuplane.policies import cidrs as cidr_rule
 
 NAMESPACE = "gpuplane"
@@ -52,7 +60,6 @@ DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
-_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 _RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -70,7 +77,6 @@ RESERVED_LABEL_DOMAINS = (
     "kubernetes.azure.com",
     "karpenter.azure.com",
 )
-MIN_PROGRESS_DEADLINE = 600
 # The node pools gpuplane itself creates on AKS: the system pool and the one the
 # serving stack's controllers run on.
 AKS_POOL_NAMES = ("system", "platform")
@@ -100,15 +106,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
     )
-
-
-def duration_seconds(value: str) -> int:
-    """`1h30m` -> 5400."""
-    match = _DURATION.match(value)
-    if not value or not match:
-        raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {quote(value)}")
-    hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def _check_duration(value: str) -> str:
@@ -319,6 +316,18 @@ class KnativeConfig(_Model):
     def _durations(cls, value: str) -> str:
         return _check_duration(value)
 
+    def settings(self) -> KnativeSettings:
+        """These keys as `ServingStack`'s `knative` input."""
+        return KnativeSettings(
+            scale_to_zero=self.scale_to_zero,
+            scale_down_delay=self.scale_down_delay,
+            scale_to_zero_grace_period=self.scale_to_zero_grace_period,
+            progress_deadline=self.progress_deadline,
+            request_timeout=self.request_timeout,
+            container_concurrency=self.container_concurrency,
+            version=self.version,
+        )
+
 
 class AlertsConfig(_Model):
     """Alert thresholds (`gpuplane:serving.monitoring.alerts`)."""
@@ -356,6 +365,23 @@ class MonitoringConfig(_Model):
     cost: StrictBool = True
     """Recording rules pricing nodes from gpuplane's dated price table."""
     alerts: AlertsConfig = AlertsConfig()
+
+    def settings(self) -> MonitoringSettings:
+        """These keys as `ServingStack`'s `monitoring` input."""
+        alerts = self.alerts
+        given = AlertSettings(
+            enabled=alerts.enabled,
+            idle_gpu_node_margin=alerts.idle_gpu_node_margin,
+            gpu_pod_pending=alerts.gpu_pod_pending,
+            not_ready=alerts.not_ready,
+            error_ratio=alerts.error_ratio,
+            gpu_memory_ratio=alerts.gpu_memory_ratio,
+        )
+        if alerts.cold_start_budget is not None:
+            given["cold_start_budget"] = alerts.cold_start_budget
+        return MonitoringSettings(
+            enabled=self.enabled, gpu_metrics=self.gpu_metrics, cost=self.cost, alerts=given
+        )
 
 
 def _monitoring(value: Any) -> Any:
@@ -773,31 +799,18 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         if not value:
             problems.append(f"{key}: required for gpuplane:cloud {cfg.cloud}, but not set")
 
-    knative = cfg.serving.knative
-    if duration_seconds(knative.request_timeout) > 600:
-        problems.append(
-            "gpuplane:serving.knative.requestTimeout: at most 600s (Knative's maximum "
-            f"revision timeout and the activator's grace period), given {knative.request_timeout}"
+    # The serving stack's own rules (components/serving/settings.py), named as keys here.
+    serving = cfg.serving
+    problems.extend(
+        serving_problems(
+            domain=serving.domain,
+            acme_email=serving.acme_email,
+            knative=serving.knative.settings(),
+            key=camel_key("gpuplane:serving."),
         )
-    for key, value in (
-        ("requestTimeout", knative.request_timeout),
-        ("scaleToZeroGracePeriod", knative.scale_to_zero_grace_period),
-    ):
-        if duration_seconds(value) == 0:
-            problems.append(f"gpuplane:serving.knative.{key}: must be above 0s, given {value}")
-    if duration_seconds(knative.progress_deadline) < MIN_PROGRESS_DEADLINE:
-        problems.append(
-            "gpuplane:serving.knative.progressDeadline: at least 10m (Knative's own default), "
-            "and above the worst GPU cold start (node + image + model), given "
-            f"{knative.progress_deadline}"
-        )
+    )
     problems.extend(_check_monitoring(cfg))
-    problems.extend(_knative_upgrade(knative))
-    if cfg.serving.acme_email is not None and cfg.serving.domain is None:
-        problems.append(
-            "gpuplane:serving.acmeEmail: needs gpuplane:serving.domain, a domain you own whose "
-            "DNS points at the ingress gateway (no certificate can be issued for example.com)"
-        )
+    problems.extend(_knative_upgrade(cfg.serving.knative))
 
     if cfg.aws is not None and cfg.cloud != "aws":
         problems.append(f"gpuplane:aws: only for gpuplane:cloud aws, not {cfg.cloud}")
@@ -1081,20 +1094,31 @@ def _alias_set(model: BaseModel, alias: str) -> bool:
     return any(f.alias == alias and n in model.model_fields_set for n, f in fields)
 
 
+def existing_pool_spec(pool: GpuPoolConfig, *, set_only: bool = False) -> GpuPoolSpec:
+    """A `gpuPools` entry as ExistingCluster's pool spec (with `set_only`, only the keys the
+    stack file sets, so the component's rules see what the user wrote)."""
+    written = pool.model_fields_set if set_only else {"name", "labels", "accelerator"}
+    spec = GpuPoolSpec(name=pool.name, labels=dict(pool.labels))
+    if pool.accelerator is not None:
+        spec["accelerator"] = pool.accelerator
+    if pool.accelerator_count is not None:
+        spec["accelerator_count"] = pool.accelerator_count
+    if not set_only:
+        return spec
+    if "labels" not in written:
+        del spec["labels"]
+    for field in ("instance_types", "min_nodes", "max_nodes", "spot"):
+        if field in written:
+            spec[field] = getattr(pool, field)  # type: ignore[literal-required]
+    if "sharing" in written:
+        spec["sharing"] = GpuSharing(pool.sharing.strategy)
+    return spec
+
+
 def _check_existing_pool(where: str, pool: GpuPoolConfig) -> list[str]:
-    problems = []
-    if not pool.labels:
-        problems.append(
-            f"{where}.labels: required for gpuplane:cloud existing: the node labels that "
-            "select this pool's GPU nodes"
-        )
-    for alias in ("instanceTypes", "minNodes", "maxNodes", "spot", "sharing"):
-        if _alias_set(pool, alias):
-            problems.append(
-                f"{where}.{alias}: has no effect for gpuplane:cloud existing (its capacity is "
-                "managed outside gpuplane); remove it"
-            )
-    return problems
+    from gpuplane.components.clusters.existing import existing_pool_problems
+
+    return existing_pool_problems(existing_pool_spec(pool, set_only=True), camel_key(f"{where}."))
 
 
 def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[str]:

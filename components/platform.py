@@ -6,20 +6,18 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from gpuplane.components import gpus
-from gpuplane.components.clusters.contract import Cluster
-from gpuplane.components.clusters.existing import (
-    ExistingCluster,
-    ExistingClusterArgs,
-    gpu_pool_from_labels,
+from gpuplane.components.clusters.contract import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT, Cluster
+from gpuplane.components.clusters.existing import ExistingCluster, ExistingClusterArgs
+from gpuplane.components.config import (
+    ConfigError,
+    GpuPoolConfig,
+    PlatformConfig,
+    existing_pool_spec,
 )
-from gpuplane.components.config import ConfigError, GpuPoolConfig, PlatformConfig
 from gpuplane.components.jobs.clouds import cloud_jobs
 from gpuplane.components.jobs.settings import JobQueueConfig
 from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsStackArgs
-from gpuplane.components.serving.kserve import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
-from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
-from gpuplane.cost import price_sheet
 
 if TYPE_CHECKING:
     from gpuplane.components.clusters.aws import EksGpuPool
@@ -43,20 +41,16 @@ class Platform:
 def _existing(config: PlatformConfig) -> Cluster:
     existing = config.existing
     assert existing is not None  # guaranteed by config validation
-    component = ExistingCluster(
-        config.cluster.name,
-        ExistingClusterArgs(
-            context=existing.context,
-            kubeconfig=existing.kubeconfig,
-            load_balancer=existing.load_balancer,
-            metrics_server=existing.metrics_server,
-            gpu_pools=[
-                gpu_pool_from_labels(p.name, p.labels, p.accelerator, p.accelerator_count)
-                for p in config.gpu_pools
-            ],
-        ),
+    args = ExistingClusterArgs(
+        context=existing.context,
+        load_balancer=existing.load_balancer,
+        gpu_pools=[existing_pool_spec(p) for p in config.gpu_pools],
+        kubernetes_version=config.cluster.kubernetes_version,
+        metrics_server=existing.metrics_server,
     )
-    return component.cluster
+    if existing.kubeconfig is not None:
+        args["kubeconfig"] = existing.kubeconfig
+    return ExistingCluster(config.cluster.name, args).cluster
 
 
 def _aws(config: PlatformConfig) -> Cluster:
@@ -250,19 +244,23 @@ def build_platform(config: PlatformConfig) -> Platform:
             ]
         )
     cluster = make_cluster(config)
+    settings = config.serving
+    spec = cluster.spec
+    if config.location.region is not None:
+        spec["region"] = config.location.region
+    args = ServingStackArgs(
+        cluster=spec,
+        monitoring=settings.monitoring.settings(),
+        knative=settings.knative.settings(),
+    )
+    if settings.domain is not None:
+        args["domain"] = settings.domain
+    if settings.acme_email is not None:
+        args["acme_email"] = settings.acme_email
     serving = ServingStack(
         f"{config.cluster.name}-serving",
-        ServingStackArgs(
-            cluster=cluster,
-            settings=config.serving,
-            min_replicas_policy=config.kubernetes_minor >= MUTATING_ADMISSION_POLICY_MINOR,
-            high_availability=config.is_prod,
-            prices=(
-                price_sheet(config.cloud, config.location.region)
-                if config.serving.monitoring.cost
-                else None
-            ),
-        ),
+        args,
+        opts=pulumi.ResourceOptions(depends_on=list(cluster.ready)),
     )
     outputs: dict[str, Any] = {
         "cloud": config.cloud,
@@ -279,7 +277,7 @@ def build_platform(config: PlatformConfig) -> Platform:
     outputs["servingDomain"] = serving.domain
     # Read it back into serving.knative.installedVersion before the next Knative move.
     outputs["knativeServingVersion"] = config.serving.knative.version
-    outputs["modelsNamespace"] = MODELS_NAMESPACE
+    outputs["modelsNamespace"] = cluster.models_namespace
     identity = cluster.workload_identity
     if identity is not None and identity.storage_uri_prefix is not None:
         outputs["modelStorageUri"] = identity.storage_uri_prefix

@@ -483,6 +483,9 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster = Cluster(
             name=cluster.name,
             cloud="aws",
+            kubernetes_version=args.kubernetes_version,
+            models_namespace=args.models_namespace,
+            models_service_account=args.models_service_account,
             provider=provider,
             kubeconfig=config,
             gpu_pools=tuple(pools),

@@ -474,6 +474,9 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster = Cluster(
             name=aks.name,
             cloud="azure",
+            kubernetes_version=args.kubernetes_version,
+            models_namespace=args.models_namespace,
+            models_service_account=args.models_service_account,
             provider=provider,
             kubeconfig=config,
             gpu_pools=tuple(pools),

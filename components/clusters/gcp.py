@@ -352,6 +352,9 @@ class GkeCluster(pulumi.ComponentResource):
         self.cluster = Cluster(
             name=cluster.name,
             cloud="gcp",
+            kubernetes_version=args.kubernetes_version,
+            models_namespace=args.models_namespace,
+            models_service_account=args.models_service_account,
             provider=provider,
             kubeconfig=config,
             gpu_pools=tuple(pools),

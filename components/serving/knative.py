@@ -1,13 +1,19 @@
 """Knative Serving through the Knative Operator, tuned for GPU inference."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gpuplane.components.config import KnativeConfig, duration_seconds
+from gpuplane.components.rules import duration_seconds
 from gpuplane.components.serving.common import custom_resource, namespace, release
 from gpuplane.components.serving.istio import GATEWAY_SELECTOR
+from gpuplane.components.serving.settings import (
+    MAX_REQUEST_TIMEOUT,
+    KnativeSettings,
+    knative_settings,
+)
 
 OPERATOR_NAMESPACE = "knative-operator"
 NAMESPACE = "knative-serving"
@@ -39,8 +45,9 @@ class KnativeArgs:
     """Arguments of `Knative`."""
 
     provider: k8s.Provider
-    settings: KnativeConfig
-    domain: str
+    settings: KnativeSettings
+    """Autoscaling settings; unset keys take KNATIVE_DEFAULTS."""
+    domain: pulumi.Input[str]
     """The domain InferenceService hostnames are made under."""
     after_istio: tuple[pulumi.Resource, ...]
     """Istio's CRDs and validation webhook: the operator creates Istio Gateways."""
@@ -51,7 +58,7 @@ class KnativeArgs:
     """Cluster resources that must exist first (node groups, CNI)."""
 
 
-def serving_config(settings: KnativeConfig, domain: str) -> dict[str, dict[str, str]]:
+def serving_config(settings: KnativeSettings, domain: pulumi.Input[str]) -> dict[str, Any]:
     """KnativeServing `spec.config`: ConfigMap name -> key -> string value.
 
     Knative's defaults suit short CPU requests; a GPU revision needs scale to
@@ -59,28 +66,29 @@ def serving_config(settings: KnativeConfig, domain: str) -> dict[str, dict[str, 
     scale-down delay, and a progress deadline above the worst cold start
     (../shared/REFERENCE.md section 2).
     """
+    full = knative_settings(settings)
+    timeout = duration_seconds(full["request_timeout"])
     return {
         "autoscaler": {
-            "enable-scale-to-zero": str(settings.scale_to_zero).lower(),
-            "scale-to-zero-grace-period": settings.scale_to_zero_grace_period,
-            "scale-down-delay": settings.scale_down_delay,
+            "enable-scale-to-zero": str(full["scale_to_zero"]).lower(),
+            "scale-to-zero-grace-period": full["scale_to_zero_grace_period"],
+            "scale-down-delay": full["scale_down_delay"],
             "allow-zero-initial-scale": "true",
             "initial-scale": "0",
         },
         "deployment": {
-            "progress-deadline": f"{duration_seconds(settings.progress_deadline)}s",
+            "progress-deadline": f"{duration_seconds(full['progress_deadline'])}s",
             # Knative's defaults (images side-loaded into kind) plus registries that
             # rate-limit or need auth for digest resolution.
             "registries-skipping-tag-resolving": ",".join(SKIP_TAG_RESOLVING),
         },
         "defaults": {
-            "revision-timeout-seconds": str(duration_seconds(settings.request_timeout)),
-            "max-revision-timeout-seconds": str(
-                max(600, duration_seconds(settings.request_timeout))
-            ),
-            "container-concurrency": str(settings.container_concurrency),
+            "revision-timeout-seconds": str(timeout),
+            "max-revision-timeout-seconds": str(max(MAX_REQUEST_TIMEOUT, timeout)),
+            "container-concurrency": str(full["container_concurrency"]),
         },
-        "domain": {domain: ""},
+        # The domain is the ConfigMap key: an Output resolves into it.
+        "domain": pulumi.Output.from_input(domain).apply(lambda d: {d: ""}),
         # InferenceServices (and gpuplane's GPU runtime) set these on their pods.
         "features": {
             "kubernetes.podspec-nodeselector": "enabled",
@@ -142,7 +150,7 @@ class Knative(pulumi.ComponentResource):
             name="knative-serving",
             namespace=NAMESPACE,
             spec={
-                "version": args.settings.version,
+                "version": knative_settings(args.settings)["version"],
                 "high-availability": {"replicas": replicas},
                 # Knative ships minAvailable 80%, which at one or two replicas allows
                 # no eviction: no node could be drained.
@@ -169,4 +177,6 @@ class Knative(pulumi.ComponentResource):
             wait_for_ready=True,
             **common,
         )
-        self.register_outputs({"version": args.settings.version, "domain": args.domain})
+        self.register_outputs(
+            {"version": knative_settings(args.settings)["version"], "domain": args.domain}
+        )

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gpuplane.components.clusters.contract import WorkloadIdentity
+from gpuplane.components.clusters.contract import (
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
+    WorkloadIdentity,
+)
 from gpuplane.components.serving.common import namespace, release
 
 NAMESPACE = "kserve"
-MODELS_NAMESPACE = "models"
 LOCAL_GATEWAY_SERVICE = "knative-local-gateway.istio-system.svc.cluster.local"
-MODELS_SERVICE_ACCOUNT = "models"
 # Namespaces whose pods reach InferenceService pods: the ingress gateway, the
 # Knative activator and autoscaler, and Prometheus.
 PLATFORM_NAMESPACES = ("istio-system", "knative-serving", "monitoring")
@@ -31,7 +33,11 @@ class KServeArgs:
     """Default `spec.predictor.minReplicas` to 0 with a MutatingAdmissionPolicy
     (Kubernetes 1.36+); KServe's own default is 1, which never scales to zero."""
     workload_identity: WorkloadIdentity | None = None
-    """Cloud identity for the `models` ServiceAccount, so storage URIs need no keys."""
+    """Cloud identity for the models ServiceAccount, so storage URIs need no keys."""
+    models_namespace: str = MODELS_NAMESPACE
+    """Namespace for InferenceServices; the cluster's identity trusts this one."""
+    models_service_account: str = MODELS_SERVICE_ACCOUNT
+    """The ServiceAccount model pods run as; the cluster's identity trusts this one."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Cluster resources that must exist first (node groups, CNI)."""
 
@@ -106,7 +112,7 @@ class KServe(pulumi.ComponentResource):
 
         self.models_namespace = namespace(
             f"{name}-models-ns",
-            MODELS_NAMESPACE,
+            args.models_namespace,
             # The Istio CNI sets up sidecar redirection, so injected pods need no
             # NET_ADMIN init container; restricted is still warned and audited.
             pod_security="baseline",
@@ -118,30 +124,30 @@ class KServe(pulumi.ComponentResource):
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-models-sa",
             metadata={
-                "name": MODELS_SERVICE_ACCOUNT,
-                "namespace": MODELS_NAMESPACE,
+                "name": args.models_service_account,
+                "namespace": args.models_namespace,
                 "annotations": dict(identity.service_account_annotations),
                 "labels": {"app.kubernetes.io/managed-by": "gpuplane"},
             },
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(depends_on=[self.models_namespace], **common),
         )
-        self._network_policies(name, common)
+        self._network_policies(name, args.models_namespace, common)
         if args.min_replicas_policy:
             self._min_replicas_policy(name, common)
-        self.register_outputs({"modelsNamespace": MODELS_NAMESPACE})
+        self.register_outputs({"modelsNamespace": args.models_namespace})
 
-    def _network_policies(self, name: str, common: dict) -> None:
+    def _network_policies(self, name: str, models_namespace: str, common: dict) -> None:
         opts = pulumi.ResourceOptions(depends_on=[self.models_namespace], **common)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-models-default-deny",
-            metadata={"name": "default-deny-ingress", "namespace": MODELS_NAMESPACE},
+            metadata={"name": "default-deny-ingress", "namespace": models_namespace},
             spec={"podSelector": {}, "policyTypes": ["Ingress"]},
             opts=opts,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-models-allow-platform",
-            metadata={"name": "allow-platform-ingress", "namespace": MODELS_NAMESPACE},
+            metadata={"name": "allow-platform-ingress", "namespace": models_namespace},
             spec={
                 "podSelector": {},
                 "policyTypes": ["Ingress"],

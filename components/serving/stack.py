@@ -12,21 +12,38 @@ install in parallel:
                              +-> ServiceMonitors / PodMonitors / rules, dcgm-exporter
 """
 
-from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import pulumi
 
-from gpuplane.components.clusters.contract import Cluster
-from gpuplane.components.config import ServingConfig, cold_start_budget
+from gpuplane.components.clusters.contract import (
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
+    ClusterSpec,
+    PodNetwork,
+    identity_from_spec,
+    pool_from_placement,
+)
+from gpuplane.components.naming import type_token
+from gpuplane.components.rules import check, duration_seconds, python_key
 from gpuplane.components.serving import alerts, gpu
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
-from gpuplane.components.serving.cost_rules import PriceSheet
 from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
-from gpuplane.components.serving.kserve import MODELS_NAMESPACE, KServe, KServeArgs
+from gpuplane.components.serving.kserve import KServe, KServeArgs
 from gpuplane.components.serving.monitoring import Monitoring, MonitoringArgs, Target
 from gpuplane.components.serving.observability import Observability, ObservabilityArgs
 from gpuplane.components.serving.series import POD_LABEL_KEYS, node_label_keys
+from gpuplane.components.serving.settings import (
+    ALERT_DEFAULTS,
+    MONITORING_DEFAULTS,
+    KnativeSettings,
+    MonitoringSettings,
+    knative_settings,
+    serving_problems,
+)
+from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
+from gpuplane.cost import price_sheet
 
 DEFAULT_DOMAIN = "example.com"
 
@@ -127,117 +144,179 @@ def monitor_targets() -> list[Target]:
     ]
 
 
-def _thresholds(settings: ServingConfig) -> alerts.Thresholds:
-    """Alert thresholds from `gpuplane:serving.monitoring.alerts`."""
-    config = settings.monitoring.alerts
+def _thresholds(monitoring: MonitoringSettings, knative: KnativeSettings) -> alerts.Thresholds:
+    """Alert thresholds from the `monitoring.alerts` settings (defaults filled in); the
+    cold-start budget defaults to half of Knative's progress deadline."""
+    given = {**ALERT_DEFAULTS, **monitoring.get("alerts", {})}
+    deadline = duration_seconds(knative_settings(knative)["progress_deadline"])
     return alerts.Thresholds(
-        idle_gpu_node_margin=config.idle_gpu_node_margin,
-        gpu_pod_pending=config.gpu_pod_pending,
-        not_ready=config.not_ready,
-        cold_start_budget=cold_start_budget(settings),
-        error_ratio=config.error_ratio,
-        gpu_memory_ratio=config.gpu_memory_ratio,
+        idle_gpu_node_margin=given["idle_gpu_node_margin"],
+        gpu_pod_pending=given["gpu_pod_pending"],
+        not_ready=given["not_ready"],
+        cold_start_budget=given.get("cold_start_budget") or f"{deadline // 2}s",
+        error_ratio=given["error_ratio"],
+        gpu_memory_ratio=given["gpu_memory_ratio"],
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class ServingStackArgs:
+class ServingStackArgs(TypedDict):
     """Arguments of `ServingStack`."""
 
-    cluster: Cluster
-    settings: ServingConfig
-    min_replicas_policy: bool = True
-    """Install the MutatingAdmissionPolicy that defaults minReplicas to 0 (Kubernetes 1.36+)."""
-    high_availability: bool = False
-    """Prod: two spread replicas of the mesh and Knative data path, budgets allowing one
-    disruption. Dev (default): one replica each and no blocking budget, the cost choice."""
-    prices: PriceSheet | None = None
-    """The cloud region's node prices for the cost recording rules (None: no cost rules)."""
+    cluster: ClusterSpec
+    """The cluster to install on: `EksCluster(...).cluster.spec`, `ExistingCluster(...).spec`
+    or the same fields as plain data. Pass what the cluster must finish first (node
+    groups, add-ons: `Cluster.ready`) as `depends_on` in the stack's options."""
+    domain: NotRequired[pulumi.Input[str]]
+    """DNS domain for InferenceService URLs. Default `example.com` (cluster-local use)."""
+    acme_email: NotRequired[pulumi.Input[str]]
+    """Enables a Let's Encrypt ClusterIssuer registered to this address; needs `domain`.
+    Default: none (self-signed issuer only)."""
+    monitoring: NotRequired[MonitoringSettings]
+    """Prometheus, Grafana and gpuplane's observability. Default: all on."""
+    knative: NotRequired[KnativeSettings]
+    """Knative autoscaling tuned for GPU serving. Default: KNATIVE_DEFAULTS."""
+    high_availability: NotRequired[bool]
+    """Two spread replicas of the mesh and Knative data path, budgets allowing one
+    disruption (prod). Default false: one replica each and no blocking budget, the cost
+    choice."""
+    min_replicas_policy: NotRequired[bool]
+    """Default `minReplicas` to 0 with a MutatingAdmissionPolicy. Default: on where the
+    cluster's Kubernetes version (1.36+) serves that API, else off; true on an older or
+    unknown version is refused."""
+
+
+def _minor(version: str | None) -> int | None:
+    parts = (version or "").split(".")
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+
+
+def serving_stack_problems(args: ServingStackArgs) -> list[str]:
+    """Every rule ServingStack applies to its args, with Python key paths."""
+    problems = serving_problems(
+        domain=args.get("domain"),
+        acme_email=args.get("acme_email"),
+        knative=args.get("knative"),
+        key=python_key,
+    )
+    version = args["cluster"].get("kubernetes_version")
+    minor = _minor(version)
+    if args.get("min_replicas_policy") and (
+        minor is None or minor < MUTATING_ADMISSION_POLICY_MINOR
+    ):
+        problems.append(
+            "min_replicas_policy: needs Kubernetes 1.36+ (MutatingAdmissionPolicy v1); "
+            f"the cluster runs {version or 'an unknown version'} (cluster.kubernetes_version)"
+        )
+    return problems
 
 
 class ServingStack(pulumi.ComponentResource):
-    """The serverless inference platform, on the cluster's explicit provider."""
+    """The serverless inference platform (Istio, cert-manager, Knative Serving, KServe and
+    Prometheus) on the cluster's explicit provider."""
 
-    domain: str
-    istio: Istio
-    cert_manager: CertManager
-    knative: Knative
-    kserve: KServe
-    monitoring: Monitoring | None
-    observability: Observability | None
+    domain: pulumi.Output[str]
+    """The domain InferenceService hostnames are made under."""
+    ingress_service: pulumi.Output[str]
+    """The ingress gateway's Service, `namespace/name`."""
+    models_namespace: pulumi.Output[str]
+    """Where InferenceServices run."""
 
     def __init__(
         self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("gpuplane:serving:ServingStack", name, None, opts)
-        cluster, settings = args.cluster, args.settings
-        provider = cluster.provider
+        check("ServingStack", serving_stack_problems(args))
+        # What the cluster must finish first reaches every child that installs into it;
+        # the component itself waits on nothing.
+        own = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), None)
+        deps = own.depends_on
+        ready = tuple(deps) if isinstance(deps, list | tuple) else (deps,) if deps else ()
+        own.depends_on = None
+        super().__init__(type_token("serving", "ServingStack"), name, None, own)
+        spec = args["cluster"]
+        provider = spec["provider"]
+        load_balancer = bool(spec.get("load_balancer", False))
+        models_namespace = spec.get("models_namespace", MODELS_NAMESPACE)
+        identity = identity_from_spec(spec.get("model_identity"))
+        pools = [pool_from_placement(p) for p in spec.get("gpu_pools", ())]
+        minor = _minor(spec.get("kubernetes_version"))
+        min_replicas_policy = args.get(
+            "min_replicas_policy",
+            minor is not None and minor >= MUTATING_ADMISSION_POLICY_MINOR,
+        )
         child = pulumi.ResourceOptions(parent=self)
-        ready = tuple(cluster.ready)
-        self.domain = domain = settings.domain or DEFAULT_DOMAIN
+        domain = args.get("domain", DEFAULT_DOMAIN)
+        high_availability = bool(args.get("high_availability", False))
 
-        self.istio = Istio(
+        self._istio = Istio(
             f"{name}-istio",
             IstioArgs(
                 provider=provider,
-                ingress_service_type=cluster.ingress_service_type,
-                ingress_service=cluster.ingress_service,
-                dataplane=cluster.dataplane,
-                metrics_server=cluster.metrics_server,
-                high_availability=args.high_availability,
+                ingress_service_type="LoadBalancer" if load_balancer else "NodePort",
+                ingress_service=spec.get("ingress_service", {}),
+                dataplane=str(spec.get("dataplane", PodNetwork.KIND)),
+                metrics_server=bool(spec.get("metrics_server", False)),
+                high_availability=high_availability,
                 depends_on=ready,
             ),
             opts=child,
         )
-        self.cert_manager = CertManager(
+        self._cert_manager = CertManager(
             f"{name}-cert-manager",
-            CertManagerArgs(provider=provider, acme_email=settings.acme_email, depends_on=ready),
+            CertManagerArgs(provider=provider, acme_email=args.get("acme_email"), depends_on=ready),
             opts=child,
         )
-        self.knative = Knative(
+        self._knative = Knative(
             f"{name}-knative",
             KnativeArgs(
                 provider=provider,
-                settings=settings.knative,
+                settings=args.get("knative") or {},
                 domain=domain,
-                after_istio=(self.istio.base, self.istio.istiod),
-                high_availability=args.high_availability,
+                after_istio=(self._istio.base, self._istio.istiod),
+                high_availability=high_availability,
                 depends_on=ready,
             ),
             opts=child,
         )
-        self.kserve = KServe(
+        self._kserve = KServe(
             f"{name}-kserve",
             KServeArgs(
                 provider=provider,
                 domain=domain,
-                after=(self.cert_manager.release, self.knative.serving),
-                min_replicas_policy=args.min_replicas_policy,
-                workload_identity=cluster.workload_identity,
+                after=(self._cert_manager.release, self._knative.serving),
+                min_replicas_policy=min_replicas_policy,
+                workload_identity=identity,
+                models_namespace=models_namespace,
+                models_service_account=spec.get("models_service_account", MODELS_SERVICE_ACCOUNT),
                 depends_on=ready,
             ),
             opts=child,
         )
-        if cluster.gpu_pools:
+        if pools:
             gpu.gpu_runtime(
                 name,
-                pools=cluster.gpu_pools,
-                pod_labels=(
-                    cluster.workload_identity.pod_labels if cluster.workload_identity else {}
-                ),
+                pools=pools,
+                pod_labels=identity.pod_labels if identity else {},
                 parent=self,
                 provider=provider,
-                depends_on=[self.kserve.controller],
+                depends_on=[self._kserve.controller],
             )
-        self.monitoring = self.observability = None
-        monitoring = settings.monitoring
-        if monitoring.enabled:
+        self.monitoring: Monitoring | None = None
+        self.observability: Observability | None = None
+        monitoring = {**MONITORING_DEFAULTS, **args.get("monitoring", {})}
+        node_os = spec.get("gpu_node_os", "unknown")
+        # The cost rules price nodes from the same dated table as `gpuplane cost`.
+        prices = (
+            price_sheet(spec.get("cloud", "existing"), spec.get("region"))
+            if monitoring["cost"]
+            else None
+        )
+        if monitoring["enabled"]:
             self.monitoring = Monitoring(
                 f"{name}-monitoring",
                 MonitoringArgs(
                     provider=provider,
                     targets=monitor_targets(),
-                    node_labels=node_label_keys(cluster.gpu_pools),
+                    node_labels=node_label_keys(pools),
                     pod_labels=POD_LABEL_KEYS,
                     custom_resource_state=alerts.isvc_state_metrics(),
                     depends_on=ready,
@@ -250,20 +329,43 @@ class ServingStack(pulumi.ComponentResource):
                     provider=provider,
                     namespace=self.monitoring.namespace,
                     crds=self.monitoring.crds,
-                    gpu_metrics=monitoring.gpu_metrics,
-                    gpu_pools=cluster.gpu_pools,
-                    gpu_node_os=cluster.gpu_node_os,
-                    empty_gpu_node_delay=cluster.empty_gpu_node_delay,
-                    karpenter=cluster.cloud == "aws" and cluster.gpu_node_os != "eks-auto",
-                    thresholds=_thresholds(settings) if monitoring.alerts.enabled else None,
-                    prices=args.prices,
+                    gpu_metrics=monitoring["gpu_metrics"],
+                    gpu_pools=pools,
+                    gpu_node_os=node_os,
+                    empty_gpu_node_delay=spec.get("empty_gpu_node_delay"),
+                    karpenter=spec.get("cloud") == "aws" and node_os != "eks-auto",
+                    prices=prices,
+                    thresholds=(
+                        _thresholds(monitoring, args.get("knative") or {})
+                        if monitoring.get("alerts", {}).get("enabled", True)
+                        else None
+                    ),
                 ),
                 opts=child,
             )
+        self.domain = pulumi.Output.from_input(domain)
+        self.ingress_service = pulumi.Output.from_input("istio-system/istio-ingressgateway")
+        self.models_namespace = pulumi.Output.from_input(models_namespace)
         self.register_outputs(
             {
-                "domain": domain,
-                "ingressService": "istio-system/istio-ingressgateway",
-                "modelsNamespace": MODELS_NAMESPACE,
+                "domain": self.domain,
+                "ingressService": self.ingress_service,
+                "modelsNamespace": self.models_namespace,
             }
         )
+
+    @property
+    def istio(self) -> Istio:
+        return self._istio
+
+    @property
+    def cert_manager(self) -> CertManager:
+        return self._cert_manager
+
+    @property
+    def knative(self) -> Knative:
+        return self._knative
+
+    @property
+    def kserve(self) -> KServe:
+        return self._kserve

@@ -175,7 +175,7 @@ MALFORMED: list[tuple[dict[str, Any], dict[str, str], str, str]] = [
         },
         {},
         "gpuplane:gpuPools[0].sharing",
-        "has no effect for gpuplane:cloud existing",
+        "has no effect for an existing cluster",
     ),
     (
         {**EXISTING, "serving": {"acmeEmail": "ops@example.com"}},

@@ -1,0 +1,59 @@
+"""Rules shared by the components and the YAML config layer: one rule, one place.
+
+A component checks its own args with its rule function and raises `ArgsError`;
+the config layer (config.py) runs the same function and reports the problems
+under the Pulumi config keys. A rule names keys through `key`, so each caller
+gets its own spelling: `knative.request_timeout` from Python,
+`gpuplane:serving.knative.requestTimeout` from a stack file.
+"""
+
+import re
+from collections.abc import Callable
+
+import pulumi
+
+from gpuplane.components.messages import quote
+
+_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
+
+KeyName = Callable[[str], str]
+"""Renders a snake_case key path (`knative.request_timeout`) in the caller's idiom."""
+
+
+class ArgsError(pulumi.RunError):
+    """A component's args break a rule. Pulumi prints a RunError without a traceback."""
+
+    def __init__(self, component: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid {component} args ({len(problems)} problem(s)):\n{lines}")
+
+
+def python_key(path: str) -> str:
+    """The key as a Python caller writes it: `knative.request_timeout`."""
+    return path
+
+
+def camel_key(prefix: str) -> KeyName:
+    """Keys as a stack file spells them: prefix + camelCase path."""
+
+    def render(path: str) -> str:
+        parts = [re.sub(r"_([a-z])", lambda m: m.group(1).upper(), p) for p in path.split(".")]
+        return prefix + ".".join(parts)
+
+    return render
+
+
+def duration_seconds(value: str) -> int:
+    """`1h30m` -> 5400."""
+    match = _DURATION.match(value)
+    if not value or not match:
+        raise ValueError(f"must be a duration like 30s, 10m or 1h30m, given {quote(value)}")
+    hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def check(component: str, problems: list[str]) -> None:
+    """Raise ArgsError when there is any problem."""
+    if problems:
+        raise ArgsError(component, problems)

@@ -1,0 +1,156 @@
+"""The serving stack's settings as plain data, and the rules they must follow.
+
+Kept apart from the components (no Kubernetes SDK here), so the YAML config layer
+checks a stack file with the very rules `ServingStack` applies to its args.
+"""
+
+from typing import Any, NotRequired, TypedDict
+
+from gpuplane.components import versions
+from gpuplane.components.rules import KeyName, duration_seconds
+
+
+class KnativeSettings(TypedDict):
+    """Knative autoscaling tuned for GPU serving (../shared/REFERENCE.md section 2)."""
+
+    scale_to_zero: NotRequired[bool]
+    """Scale idle revisions to zero pods, releasing their GPU nodes. Default true."""
+    scale_down_delay: NotRequired[str]
+    """Keep an idle revision this long before scaling down (a GPU cold start costs
+    minutes). Default `10m`."""
+    scale_to_zero_grace_period: NotRequired[str]
+    """How long the last pod lingers after the decision to scale to zero. Default `30s`."""
+    progress_deadline: NotRequired[str]
+    """Above the worst cold start: GPU node + image pull + model load; at least 10m.
+    Default `30m`."""
+    request_timeout: NotRequired[str]
+    """Per-request timeout, at most 600s. Default `600s`."""
+    version: NotRequired[str]
+    """The Knative Serving release the operator installs (one of
+    versions.KNATIVE_SERVING_INSTALLABLE). Default: versions.KNATIVE_SERVING."""
+    container_concurrency: NotRequired[int]
+    """Hard per-pod concurrency (0-1000, 0 = unlimited); set it to the inference engine's
+    batch capacity. Default 8."""
+
+
+KNATIVE_DEFAULTS: dict[str, Any] = {
+    "scale_to_zero": True,
+    "scale_down_delay": "10m",
+    "scale_to_zero_grace_period": "30s",
+    "progress_deadline": "30m",
+    "request_timeout": "600s",
+    "container_concurrency": 8,
+    "version": versions.KNATIVE_SERVING,
+}
+MAX_REQUEST_TIMEOUT = 600
+MIN_PROGRESS_DEADLINE = 600
+
+
+def knative_settings(settings: KnativeSettings | None) -> dict[str, Any]:
+    """`settings` with every default filled in."""
+    return {**KNATIVE_DEFAULTS, **(settings or {})}
+
+
+def knative_problems(settings: KnativeSettings | None, key: KeyName) -> list[str]:
+    """What is wrong with `settings`, each problem naming its key through `key`."""
+    full = knative_settings(settings)
+    problems: list[str] = []
+    seconds: dict[str, int] = {}
+    for name in ("scale_down_delay", "scale_to_zero_grace_period", "progress_deadline"):
+        try:
+            seconds[name] = duration_seconds(full[name])
+        except ValueError as exc:
+            problems.append(f"{key(name)}: {exc}")
+    try:
+        seconds["request_timeout"] = duration_seconds(full["request_timeout"])
+    except ValueError as exc:
+        problems.append(f"{key('request_timeout')}: {exc}")
+    timeout = seconds.get("request_timeout")
+    if timeout is not None and timeout > MAX_REQUEST_TIMEOUT:
+        problems.append(
+            f"{key('request_timeout')}: at most 600s (Knative's maximum revision timeout "
+            f"and the activator's grace period), given {full['request_timeout']}"
+        )
+    for name in ("request_timeout", "scale_to_zero_grace_period"):
+        if seconds.get(name) == 0:
+            problems.append(f"{key(name)}: must be above 0s, given {full[name]}")
+    deadline = seconds.get("progress_deadline")
+    if deadline is not None and deadline < MIN_PROGRESS_DEADLINE:
+        problems.append(
+            f"{key('progress_deadline')}: at least 10m (Knative's own default), and above "
+            "the worst GPU cold start (node + image + model), given "
+            f"{full['progress_deadline']}"
+        )
+    if full["version"] not in versions.KNATIVE_SERVING_INSTALLABLE:
+        problems.append(
+            f"{key('version')}: {full['version']!r} is not installable here; allowed: "
+            + ", ".join(versions.KNATIVE_SERVING_INSTALLABLE)
+        )
+    concurrency = full["container_concurrency"]
+    if not isinstance(concurrency, int) or not 0 <= concurrency <= 1000:
+        problems.append(
+            f"{key('container_concurrency')}: must be an integer from 0 to 1000, "
+            f"given {concurrency!r}"
+        )
+    return problems
+
+
+class AlertSettings(TypedDict):
+    """When gpuplane's alerts fire."""
+
+    enabled: NotRequired[bool]
+    """gpuplane's alerting rules (recording rules stay either way). Default true."""
+    idle_gpu_node_margin: NotRequired[str]
+    """Beyond the pool's empty-node delay, before an idle GPU node alerts. Default `10m`."""
+    gpu_pod_pending: NotRequired[str]
+    """A GPU pod pending this long alerts. Default `15m`."""
+    not_ready: NotRequired[str]
+    """An InferenceService not Ready this long alerts. Default `15m`."""
+    cold_start_budget: NotRequired[str]
+    """A revision's pod not Ready this long after creation alerts. Default: half of
+    `knative.progress_deadline`."""
+    error_ratio: NotRequired[float]
+    """Share of 5xx responses over 10 minutes that alerts. Default 0.05."""
+    gpu_memory_ratio: NotRequired[float]
+    """Share of a GPU's framebuffer in use that alerts. Default 0.95."""
+
+
+ALERT_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "idle_gpu_node_margin": "10m",
+    "gpu_pod_pending": "15m",
+    "not_ready": "15m",
+    "error_ratio": 0.05,
+    "gpu_memory_ratio": 0.95,
+}
+
+
+class MonitoringSettings(TypedDict):
+    """Prometheus, Grafana and gpuplane's observability."""
+
+    enabled: NotRequired[bool]
+    """kube-prometheus-stack with monitors for Knative, KServe and Istio; false turns all
+    monitoring off. Default true."""
+    gpu_metrics: NotRequired[bool]
+    """dcgm-exporter on GPU nodes (clusters with GPU pools only). Default true."""
+    cost: NotRequired[bool]
+    """Recording rules pricing nodes from gpuplane's dated price table, for the cluster's
+    cloud and `region` (none on an existing cluster). Default true."""
+    alerts: NotRequired[AlertSettings]
+    """gpuplane's alert thresholds. Default: ALERT_DEFAULTS."""
+
+
+MONITORING_DEFAULTS: dict[str, Any] = {"enabled": True, "gpu_metrics": True, "cost": True}
+
+
+def serving_problems(
+    *, domain: object, acme_email: object, knative: KnativeSettings | None, key: KeyName
+) -> list[str]:
+    """What is wrong with the serving stack's settings, each naming its key."""
+    problems = knative_problems(knative, lambda path: key(f"knative.{path}"))
+    if acme_email is not None and domain is None:
+        problems.append(
+            f"{key('acme_email')}: needs {key('domain')}, a domain you own whose DNS points "
+            "at the ingress gateway (no certificate can be issued for example.com)"
+        )
+    return problems
