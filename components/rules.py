@@ -53,6 +53,42 @@ def duration_seconds(value: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def unknown_keys(value: object, args_type: type, key: KeyName, path: str = "") -> list[str]:
+    """Keys of `value` (a dict given for the TypedDict `args_type`) that it does not
+    declare, and the same for nested TypedDicts it names: a misspelt or camelCase key
+    is refused rather than silently ignored."""
+    if not isinstance(value, dict):
+        return []
+    declared = getattr(args_type, "__annotations__", {})
+    problems = []
+    for name, item in value.items():
+        where = f"{path}{name}"
+        if name not in declared:
+            allowed = ", ".join(sorted(declared))
+            problems.append(f"{key(where)}: unknown key; allowed: {allowed}")
+            continue
+        nested = _typed_dict(declared[name])
+        if nested is not None:
+            items = item if isinstance(item, list | tuple) else [item]
+            for i, entry in enumerate(items):
+                index = f"[{i}]" if isinstance(item, list | tuple) else ""
+                problems.extend(unknown_keys(entry, nested, key, f"{where}{index}."))
+    return problems
+
+
+def _typed_dict(annotation: object) -> type | None:
+    """The TypedDict an annotation names, through NotRequired, Sequence and Input."""
+    import typing
+
+    if typing.is_typeddict(annotation):
+        return annotation  # type: ignore[return-value]
+    for arg in typing.get_args(annotation):
+        found = _typed_dict(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def check(component: str, problems: list[str]) -> None:
     """Raise ArgsError when there is any problem."""
     if problems:

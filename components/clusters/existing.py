@@ -16,7 +16,7 @@ from gpuplane.components.clusters.contract import (
     GpuPoolSpec,
 )
 from gpuplane.components.naming import type_token
-from gpuplane.components.rules import KeyName, check
+from gpuplane.components.rules import KeyName, check, python_key, unknown_keys
 
 # Pool fields that describe capacity gpuplane creates; an existing cluster's is not.
 _CAPACITY_FIELDS = ("instance_types", "min_nodes", "max_nodes", "spot", "sharing")
@@ -65,7 +65,7 @@ def existing_pool_problems(pool: GpuPoolSpec, key: KeyName) -> list[str]:
 
 def existing_cluster_problems(args: ExistingClusterArgs) -> list[str]:
     """Every rule ExistingCluster applies to its args, with Python key paths."""
-    problems = []
+    problems = unknown_keys(args, ExistingClusterArgs, python_key)
     if not args.get("context"):
         problems.append("context: required: the kubeconfig context to use")
     for i, pool in enumerate(args.get("gpu_pools", ())):

@@ -25,7 +25,7 @@ from gpuplane.components.clusters.contract import (
     pool_from_placement,
 )
 from gpuplane.components.naming import type_token
-from gpuplane.components.rules import check, duration_seconds, python_key
+from gpuplane.components.rules import check, duration_seconds, python_key, unknown_keys
 from gpuplane.components.serving import alerts, gpu
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
 from gpuplane.components.serving.istio import Istio, IstioArgs
@@ -192,6 +192,9 @@ def _minor(version: str | None) -> int | None:
 
 def serving_stack_problems(args: ServingStackArgs) -> list[str]:
     """Every rule ServingStack applies to its args, with Python key paths."""
+    unknown = unknown_keys(args, ServingStackArgs, python_key)
+    if unknown or "cluster" not in args:
+        return [*unknown, *([] if "cluster" in args else ["cluster: required"])]
     problems = serving_problems(
         domain=args.get("domain"),
         acme_email=args.get("acme_email"),

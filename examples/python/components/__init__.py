@@ -1,0 +1,2 @@
+"""This program's own components (a common Pulumi layout): they live beside gpuplane's
+`gpuplane.components` without shadowing it."""

@@ -1,0 +1,215 @@
+"""gpuplane as a component package: the schema Pulumi's analyzer infers, declared vs
+registered outputs, and the examples (Pulumi YAML and Python) planned offline."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+from pulumi.provider.experimental import host
+from pulumi.provider.experimental.component import ComponentProvider
+
+from gpuplane import package
+from gpuplane.engine import run_program
+from gpuplane.graph import ResourceGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEX = "gpuplane:index:"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return package.schema()
+
+
+def test_the_package_publishes_serving_stack_and_existing_cluster(schema: dict) -> None:
+    assert schema["name"] == "gpuplane"
+    assert sorted(schema["resources"]) == [f"{INDEX}ExistingCluster", f"{INDEX}ServingStack"]
+    for resource in schema["resources"].values():
+        assert resource["isComponent"] is True
+        assert resource["description"]
+
+
+def test_every_property_is_typed_and_described(schema: dict) -> None:
+    def props(entry: dict) -> dict:
+        return {**entry.get("inputProperties", {}), **entry.get("properties", {})}
+
+    entries = [*schema["resources"].values(), *schema["types"].values()]
+    for entry in entries:
+        for name, prop in props(entry).items():
+            assert prop.get("description"), name
+            assert "type" in prop or "$ref" in prop, name
+
+
+def test_inputs_carry_their_types_plainness_and_requirements(schema: dict) -> None:
+    stack = schema["resources"][f"{INDEX}ServingStack"]
+    inputs = stack["inputProperties"]
+    assert stack["requiredInputs"] == ["cluster"]
+    # Values that only flow into resources take Outputs (not plain); the rest decide
+    # what is created and must be known.
+    assert inputs["domain"] == {**inputs["domain"], "type": "string"}
+    assert "plain" not in inputs["domain"] and "plain" not in inputs["acmeEmail"]
+    assert inputs["monitoring"]["$ref"] == f"#/types/{INDEX}MonitoringSettings"
+    monitoring = schema["types"][f"{INDEX}MonitoringSettings"]["properties"]
+    assert monitoring["enabled"]["type"] == "boolean" and monitoring["enabled"]["plain"] is True
+    assert inputs["cluster"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+    assert inputs["knative"]["$ref"] == f"#/types/{INDEX}KnativeSettings"
+    knative = schema["types"][f"{INDEX}KnativeSettings"]["properties"]
+    assert knative["containerConcurrency"]["type"] == "integer"
+    assert knative["scaleToZero"]["type"] == "boolean"
+    assert "Default `10m`" in knative["scaleDownDelay"]["description"]
+    cluster = schema["types"][f"{INDEX}ClusterSpec"]
+    assert cluster["required"] == ["provider"]
+    assert re.fullmatch(
+        r"/kubernetes/v[\d.]+/schema\.json#/resources/pulumi:providers:kubernetes",
+        cluster["properties"]["provider"]["$ref"],
+    )
+    existing = schema["resources"][f"{INDEX}ExistingCluster"]
+    assert existing["requiredInputs"] == ["context"]
+    assert "plain" not in existing["inputProperties"]["kubeconfig"]
+
+
+def test_closed_sets_are_enums(schema: dict) -> None:
+    sharing = schema["types"][f"{INDEX}GpuSharing"]
+    assert sharing["type"] == "string"
+    assert [v["value"] for v in sharing["enum"]] == ["none", "time-slicing", "mps"]
+    assert all(v.get("description") for v in sharing["enum"])
+    pool = schema["types"][f"{INDEX}GpuPoolSpec"]["properties"]
+    assert pool["sharing"]["$ref"] == f"#/types/{INDEX}GpuSharing"
+
+
+def test_declared_outputs_are_the_registered_outputs(
+    schema: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered: dict[str, set[str]] = {}
+    original = pulumi.ComponentResource.register_outputs
+
+    def record(self: pulumi.ComponentResource, outputs: Any) -> None:
+        registered[type(self).__name__] = set(outputs)
+        original(self, outputs)
+
+    monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
+
+    def program() -> None:
+        from gpuplane.components import ExistingCluster, ServingStack
+
+        lab = ExistingCluster("lab", {"context": "kind-lab"})
+        ServingStack("lab-serving", {"cluster": lab.spec})
+
+    run_program(program, project="p", stack="s")
+    for token, resource in schema["resources"].items():
+        name = token.removeprefix(INDEX)
+        assert registered[name] == set(resource["properties"]), name
+
+
+def _yaml_value(value: Any, resources: dict[str, Any]) -> Any:
+    """A Pulumi YAML property value, with `${name}` and `${name.prop}` resolved."""
+    if isinstance(value, str) and (ref := re.fullmatch(r"\$\{([\w-]+)(?:\.(\w+))?\}", value)):
+        target = resources[ref.group(1)]
+        if ref.group(2) is None:
+            return target
+        return getattr(target, re.sub(r"(?<!^)([A-Z])", r"_\1", ref.group(2)).lower())
+    if isinstance(value, dict):
+        return {k: _yaml_value(v, resources) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_value(v, resources) for v in value]
+    return value
+
+
+def plan_yaml_program(path: Path, monkeypatch: pytest.MonkeyPatch) -> ResourceGraph:
+    """Plan a Pulumi YAML program offline: its gpuplane resources go through the
+    component provider's own input mapping (camelCase -> Args), as when hosted."""
+    document = yaml.safe_load(path.read_text())
+    monkeypatch.setattr(host, "is_hosting", True)  # the tokens the package publishes
+    provider = ComponentProvider(package.COMPONENTS, package.NAME)
+    classes = {c.__name__: c for c in package.COMPONENTS}
+
+    def program() -> None:
+        made: dict[str, Any] = {}
+        for name, resource in document["resources"].items():
+            props = _yaml_value(resource.get("properties", {}), made)
+            kind = resource["type"]
+            if kind == "pulumi:providers:kubernetes":
+                made[name] = k8s.Provider(name, **{"context": props["context"]})
+                continue
+            component = kind.removeprefix("gpuplane:")
+            args = provider.map_inputs(props, provider._component_defs[component])
+            made[name] = classes[component](name, args)
+        for key, value in document.get("outputs", {}).items():
+            pulumi.export(key, _yaml_value(value, made))
+
+    return run_program(
+        program,
+        project=document["name"],
+        stack="dev",
+        config={"pulumi:disable-default-providers": '["kubernetes"]'},
+    )
+
+
+def test_the_yaml_example_plans_with_the_component_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    graph = plan_yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", monkeypatch)
+    [stack] = graph.by_type(f"{INDEX}ServingStack")
+    assert stack.name == "serving"
+    knative = next(r for r in graph if r.type.endswith(":KnativeServing"))
+    config = knative.get("spec.config")
+    assert config["autoscaler"]["scale-down-delay"] == "15m"
+    assert config["defaults"]["container-concurrency"] == "2"
+    assert config["domain"] == {"models.example.org": ""}
+    runtime = next(r for r in graph if r.type.endswith(":ClusterServingRuntime"))
+    terms = runtime.get("spec.affinity.nodeAffinity")
+    assert "gpu" in json.dumps(terms) and "l4" in json.dumps(terms)
+    assert not [r for r in graph if r.type.endswith(":Prometheus") or "monitoring" in r.name]
+    assert graph.outputs["domain"] == "models.example.org"
+    # The child URNs of the published component are qualified by its published token.
+    children = [r for r in graph if r.parent == stack.urn]
+    assert children and all(f"{INDEX}ServingStack$" in r.urn for r in children)
+
+
+# The Python example, run as its own program from its own directory: its `components`
+# package comes first on sys.path, every cloud SDK is made unimportable (a core install).
+PYTHON_EXAMPLE = """
+import json, runpy, sys
+for sdk in ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native"):
+    sys.modules[sdk] = None
+sys.path.insert(0, ".")
+from gpuplane.engine import run_program
+graph = run_program(
+    lambda: runpy.run_path("__main__.py", run_name="__main__"),
+    project="serving-on-kind",
+    stack="dev",
+    config={"pulumi:disable-default-providers": '["kubernetes"]'},
+)
+print(graph.dumps())
+"""
+
+
+def test_the_python_example_plans_with_the_core_install_only() -> None:
+    directory = ROOT / "examples" / "python"
+    requirements = (directory / "requirements.txt").read_text()
+    assert "[" not in requirements  # the core: no cloud extra
+    result = subprocess.run(
+        [sys.executable, "-c", PYTHON_EXAMPLE],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    graph = ResourceGraph.loads(result.stdout)
+    assert graph.named("lab-search").get("metadata.labels") == {"team": "search"}
+    assert graph.named("lab-k8s").inputs["context"] == "kind-gpuplane"
+    knative = next(r for r in graph if r.type.endswith(":KnativeServing"))
+    assert knative.get("spec.config")["autoscaler"]["scale-down-delay"] == "5m"
+    assert knative.get("spec.config")["domain"] == {"models.example.org": ""}
+    assert graph.outputs == {"domain": "models.example.org", "modelsNamespace": "models"}
+    # Python programs keep gpuplane's own type tokens (today's URNs).
+    assert graph.by_type("gpuplane:serving:ServingStack")
+    assert graph.by_type("gpuplane:clusters:ExistingCluster")
