@@ -252,6 +252,7 @@ def build_platform(config: PlatformConfig) -> Platform:
         cluster=spec,
         monitoring=settings.monitoring.settings(),
         knative=settings.knative.settings(),
+        high_availability=config.is_prod,
     )
     if settings.domain is not None:
         args["domain"] = settings.domain
