@@ -283,6 +283,34 @@ def test_cli_bad_input_is_exit_2_one_line(
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.usefixtures("fake_time")
+def test_cli_stack_local_uses_its_context(
+    tmp_path: Path, fake_time: kd.FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--stack local` takes gpuplane:existing.context (kind-gpuplane) from the stack file."""
+    monkeypatch.chdir(ROOT)
+    with kd.serve(kd.warm_node(), fake_time) as double:
+        path = kd.kubeconfig(tmp_path / "kc", double.port)
+        config = json.loads(path.read_text())
+        # Two contexts: the current one points nowhere, only the stack's reaches the double.
+        config["clusters"].append(
+            {"name": "nowhere", "cluster": {"server": f"http://127.0.0.1:{_free_port()}"}}
+        )
+        config["contexts"] = [
+            {"name": "kind-gpuplane", "context": {"cluster": "double", "user": "tester"}},
+            {"name": "other", "context": {"cluster": "nowhere", "user": "tester"}},
+        ]
+        config["current-context"] = "other"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("KUBECONFIG", str(path))
+        args = ["--stack", "local", "--sample", "sklearn", "--models-uri", "gs://b"]
+        result = _cli(args)
+        assert result.exit_code == 0, result.output
+        assert [c for c in double.calls if c[0] == "POST"]
+        result = _cli([*args, "--context", "other"])  # an explicit context wins
+        assert result.exit_code == 2 and "cannot reach the cluster" in result.output
+
+
 def test_cli_no_cluster_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     kc = str(kd.kubeconfig(tmp_path / "kc", _free_port()))
