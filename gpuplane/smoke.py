@@ -16,6 +16,7 @@ against the cold start measured that way.
 
 import contextlib
 import json
+import os
 import secrets
 import signal
 import threading
@@ -161,6 +162,8 @@ def connect(kubeconfig: str | None, context: str | None) -> Kube:
             "gpuplane smoke needs the kubernetes client: pip install 'gpuplane[smoke]'"
         ) from None
     configuration = client.Configuration()
+    # $KUBECONFIG as it is now (the client reads it once, at its own import).
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
         config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=configuration
