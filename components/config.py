@@ -380,7 +380,11 @@ class MonitoringConfig(_Model):
         if alerts.cold_start_budget is not None:
             given["cold_start_budget"] = alerts.cold_start_budget
         return MonitoringSettings(
-            enabled=self.enabled, gpu_metrics=self.gpu_metrics, cost=self.cost, alerts=given
+            enabled=self.enabled,
+            gpu_metrics=self.gpu_metrics,
+            dashboards=self.dashboards,
+            cost=self.cost,
+            alerts=given,
         )
 
 

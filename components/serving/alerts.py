@@ -146,7 +146,31 @@ def gpu_alerts(
             ),
         )
     )
-    rules.append(
+    if pools:  # the per-node alerts below select the pools' nodes
+        rules += node_alerts(thresholds=thresholds, dcgm=dcgm)
+    if karpenter:
+        rules.append(
+            _alert(
+                "NodeProvisioningFailing",
+                (
+                    "sum by (controller, method, error) (increase(karpenter_cloudprovider_"
+                    'errors_total{error!="NodeClaimNotFoundError"}[15m])) > 0'
+                ),
+                for_="5m",
+                severity="warning",
+                summary="Karpenter's cloud provider calls fail ({{ $labels.error }})",
+                description="Karpenter cannot launch nodes: capacity (ICE), quota, IAM or "
+                "throttling. GPU pods stay pending meanwhile.",
+                runbook="kubectl -n kube-system logs deploy/karpenter; check the NodeClaims' "
+                "conditions and the EC2 GPU quota; add instance types to the pool.",
+            )
+        )
+    return rules
+
+
+def node_alerts(*, thresholds: Thresholds, dcgm: bool) -> list[dict[str, Any]]:
+    """GPU pool nodes without a working device plugin or exporter, and GPU health."""
+    rules = [
         _alert(
             "GpuDevicePluginDown",
             f"{GPU_NODE} unless on (node) (kube_node_status_allocatable{{{GPU}}} > 0)",
@@ -158,7 +182,7 @@ def gpu_alerts(
             runbook="kubectl -n <device plugin namespace> get pods -o wide | grep <node>; check "
             "the plugin's logs and the driver (nvidia-smi on the node).",
         )
-    )
+    ]
     if dcgm:
         rules += [
             _alert(
@@ -200,23 +224,6 @@ def gpu_alerts(
                 "move the model to a pool with more GPU memory.",
             ),
         ]
-    if karpenter:
-        rules.append(
-            _alert(
-                "NodeProvisioningFailing",
-                (
-                    "sum by (controller, method, error) (increase(karpenter_cloudprovider_"
-                    'errors_total{error!="NodeClaimNotFoundError"}[15m])) > 0'
-                ),
-                for_="5m",
-                severity="warning",
-                summary="Karpenter's cloud provider calls fail ({{ $labels.error }})",
-                description="Karpenter cannot launch nodes: capacity (ICE), quota, IAM or "
-                "throttling. GPU pods stay pending meanwhile.",
-                runbook="kubectl -n kube-system logs deploy/karpenter; check the NodeClaims' "
-                "conditions and the EC2 GPU quota; add instance types to the pool.",
-            )
-        )
     return rules
 
 

@@ -1,5 +1,6 @@
-"""GPU and serving observability: dcgm-exporter on GPU nodes, gpuplane's alerting and
-recording rules, and a monitor for the Karpenter gpuplane installs.
+"""GPU and serving observability: dcgm-exporter on GPU nodes, gpuplane's alerting,
+recording and cost rules, its Grafana dashboards, and a monitor for the Karpenter
+gpuplane installs.
 
 Everything here waits for the Prometheus operator's CRD release only, so it installs
 beside kube-prometheus-stack rather than after it.
@@ -12,10 +13,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.contract import GpuPool
-from gpuplane.components.serving import alerts, cost_rules, dcgm
+from gpuplane.components.serving import alerts, cost_rules, dashboards, dcgm
 from gpuplane.components.serving.common import custom_resource, release
 from gpuplane.components.serving.cost_rules import PriceSheet
-from gpuplane.components.serving.monitoring import NAMESPACE, Target, monitor
+from gpuplane.components.serving.monitoring import (
+    DASHBOARD_LABEL,
+    FOLDER_ANNOTATION,
+    NAMESPACE,
+    Target,
+    monitor,
+)
 
 # Where gpuplane installs Karpenter (EKS, computeMode karpenter), and its metrics port
 # (the chart's Service).
@@ -53,6 +60,10 @@ class ObservabilityArgs:
     """Alert thresholds; None leaves the alerts out (recording rules stay)."""
     prices: PriceSheet | None = None
     """Node prices for the cost rules; None leaves them out."""
+    dashboards: bool = True
+    """Install the GPU fleet, Serving and (with prices) Cost dashboards."""
+    container_concurrency: int = 8
+    """The platform's default containerConcurrency, drawn on the Serving dashboard."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -61,6 +72,7 @@ class Observability(pulumi.ComponentResource):
     dcgm_exporter: k8s.helm.v3.Release | None
     rules: k8s.apiextensions.CustomResource
     cost_rules: k8s.apiextensions.CustomResource | None
+    dashboards: list[k8s.core.v1.ConfigMap]
     missing: list[str]
     """What this cluster cannot have, and why (Autopilot's DCGM)."""
 
@@ -122,4 +134,31 @@ class Observability(pulumi.ComponentResource):
                 depends_on=[args.crds],
                 **common,
             )
+        boards = (
+            dashboards.dashboards(
+                container_concurrency=args.container_concurrency,
+                gpu_pools=bool(args.gpu_pools),
+                cost_rules=args.prices is not None,
+            )
+            if args.dashboards
+            else {}
+        )
+        # The sidecar loads ConfigMaps only: they need no CRD, just the namespace.
+        self.dashboards = [
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{file.removesuffix('.json')}",
+                metadata={
+                    "name": file.removesuffix(".json"),
+                    "namespace": NAMESPACE,
+                    "labels": {
+                        "app.kubernetes.io/managed-by": "gpuplane",
+                        DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1],
+                    },
+                    "annotations": {FOLDER_ANNOTATION: dashboards.FOLDER},
+                },
+                data={file: dashboards.config_map_data(board)},
+                opts=pulumi.ResourceOptions(depends_on=[args.namespace], **common),
+            )
+            for file, board in boards.items()
+        ]
         self.register_outputs({"missing": self.missing})

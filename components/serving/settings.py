@@ -133,6 +133,8 @@ class MonitoringSettings(TypedDict):
     monitoring off. Default true."""
     gpu_metrics: NotRequired[bool]
     """dcgm-exporter on GPU nodes (clusters with GPU pools only). Default true."""
+    dashboards: NotRequired[bool]
+    """gpuplane's Grafana dashboards (GPU fleet, Serving, Cost). Default true."""
     cost: NotRequired[bool]
     """Recording rules pricing nodes from gpuplane's dated price table, for the cluster's
     cloud and `region` (none on an existing cluster). Default true."""
@@ -140,7 +142,12 @@ class MonitoringSettings(TypedDict):
     """gpuplane's alert thresholds. Default: ALERT_DEFAULTS."""
 
 
-MONITORING_DEFAULTS: dict[str, Any] = {"enabled": True, "gpu_metrics": True, "cost": True}
+MONITORING_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "gpu_metrics": True,
+    "dashboards": True,
+    "cost": True,
+}
 
 
 def serving_problems(

@@ -343,6 +343,10 @@ class ServingStack(pulumi.ComponentResource):
                         if monitoring.get("alerts", {}).get("enabled", True)
                         else None
                     ),
+                    dashboards=monitoring["dashboards"],
+                    container_concurrency=knative_settings(args.get("knative"))[
+                        "container_concurrency"
+                    ],
                 ),
                 opts=child,
             )

@@ -55,8 +55,8 @@ def test_a_second_run_sees_a_fresh_graph(plan_mapping: Any) -> None:
     runtime = "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime"
     assert len(with_pool.by_type(runtime)) == 1
     assert without.by_type(runtime) == []
-    # The GPU runtime, dcgm-exporter and its ServiceMonitor.
-    assert len(with_pool) == len(without) + 3
+    # The GPU runtime, dcgm-exporter, its ServiceMonitor and the GPU fleet dashboard.
+    assert len(with_pool) == len(without) + 4
 
 
 def test_every_kubernetes_resource_has_the_explicit_provider(

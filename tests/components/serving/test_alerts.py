@@ -60,7 +60,7 @@ def test_alert_set_follows_what_the_cluster_has(stack_graphs: dict[str, Resource
     assert names["gcp-dev"] == serving | gpu | dcgm
     assert names["azure-dev"] == serving | gpu | dcgm
     # No GPU pools: no per-pool idle alert, no exporter.
-    assert names["local"] == serving | {"GpuPodPending", "GpuDevicePluginDown"}
+    assert names["local"] == serving | {"GpuPodPending"}
 
 
 def test_the_state_metrics_config_reads_real_inferenceservice_fields(
