@@ -238,3 +238,33 @@ def test_kube_state_metrics_exposes_the_labels_rules_join_on(
     ]["nodeSelectorTerms"]
     assert {e["key"] for t in terms for e in t["matchExpressions"]} <= keys
     assert pods == "pods=[serving.kserve.io/inferenceservice]"
+
+
+def test_monitoring_objects_validate_against_their_crds_on_every_stack(
+    stack_graphs: dict[str, ResourceGraph],
+) -> None:
+    kinds: set[str] = set()
+    for graph in stack_graphs.values():
+        for resource in graph:
+            if resource.type.startswith("kubernetes:monitoring.coreos.com/"):
+                validate_custom_resource(k8s_object(resource))
+                kinds.add(resource.type.rsplit(":", 1)[1])
+    assert kinds == {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+
+
+def test_karpenter_is_scraped_where_gpuplane_installs_it(
+    graphs: dict[str, ResourceGraph],
+) -> None:
+    monitor = custom_resource_named(graphs["aws-dev"], "ServiceMonitor", "karpenter")
+    assert monitor.get("spec.namespaceSelector.matchNames") == [
+        release_named(graphs["aws-dev"], "karpenter").inputs["namespace"]
+    ]
+    # The chart's Service: its labels and metrics port (rendered defaults).
+    rendered = (UPSTREAM / "rendered" / "defaults" / "karpenter" / "1.14.1.yaml").read_text()
+    service = rendered.split("kind: Service\n", 1)[1].split("---", 1)[0]
+    assert "app.kubernetes.io/name: karpenter" in service
+    assert f"- name: {monitor.get('spec.endpoints')[0]['port']}" in service
+    for name in ("aws-dev-auto", "gcp-dev", "azure-dev"):
+        assert not [
+            r for r in graphs[name] if r.get("metadata.name") == "karpenter" and "Monitor" in r.type
+        ]
