@@ -48,9 +48,11 @@ def remediation(violation: Violation) -> str:
     """How to fix a finding, phrased as the stack-file key to change where there is one."""
     rule = _BY_ID.get(violation.id)
     how = rule.remediation if rule is not None else ""
+    if rule is not None and rule.stack_key:
+        return f"change {rule.stack_key} in the stack file (on the resource: {how})"
     key = stack_key(violation)
-    if key is not None:
-        return f"change {key} in the stack file" + (f" (on the resource: {how})" if how else "")
+    if key is not None:  # the finding itself names the key and what to set
+        return f"change {key} in the stack file"
     if violation.message.startswith(f"[{violation.id}] cannot be known"):
         return "nothing to change: the value is known only at deploy time"
     return how + (" (no stack-file key sets this: gpuplane's program does)" if how else "")

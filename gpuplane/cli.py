@@ -209,6 +209,24 @@ def _render(graph: ResourceGraph, fmt: Format) -> None:
         out.print(report.tree(graph))
 
 
+PLACEHOLDER_RULES = ("GP-STACK-002", "GP-STACK-003")
+
+
+def _warn_placeholders(graph: ResourceGraph) -> None:
+    """Placeholders left in a stack, one line each on stderr. Plan is no gate (its exit
+    code stays 0); `gpuplane check` blocks on them in prod."""
+    from gpuplane.check import check
+    from gpuplane.policies.catalogue import RULES
+
+    rules = [rule for rule in RULES if rule.id in PLACEHOLDER_RULES]
+    for violation in check(graph, rules=rules).violations:
+        blocks = " (blocks `gpuplane check`)" if violation.level == "mandatory" else ""
+        err.print(
+            f"[yellow]warning:[/] {escape(graph.stack)}: {escape(violation.message)}{blocks}",
+            highlight=False,
+        )
+
+
 @app.command()
 def plan(
     stack: StackOption = None,
@@ -223,6 +241,7 @@ def plan(
     if stack is not None or stack_file is not None:
         graph, _ = _plan(_select(stack, stack_file))
         _render(graph, fmt)
+        _warn_placeholders(graph)
         return
 
     try:
@@ -243,6 +262,7 @@ def plan(
         try:
             graph, seconds = planned.get(name) or _plan(load_stack(project, name))
             summaries.append(report.Summary.of(graph, seconds))
+            _warn_placeholders(graph)
         except StackError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             failed = True

@@ -167,6 +167,101 @@ def price_sheet(cloud: str, region: str | None) -> "PriceSheet | None":
 
 _PACKAGES = {"aws": "aws", "gcp": "gcp", "azure-native": "azure"}
 
+# Cloud resource types this module prices (by the tables) ...
+PRICED = frozenset(
+    {
+        "aws:ec2/eip:Eip",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/subnet:Subnet",
+        "aws:eks/cluster:Cluster",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:kms/key:Key",
+        "gcp:compute/routerNat:RouterNat",
+        "gcp:container/cluster:Cluster",
+        "gcp:container/nodePool:NodePool",
+        "azure-native:containerservice:AgentPool",
+        "azure-native:containerservice:ManagedCluster",
+        "azure-native:network:NatGateway",
+        "azure-native:network:PublicIPAddress",
+    }
+)
+# ... and those with no charge while the platform idles: free (identities, policies,
+# routing, firewall rules) or billed only by use (requests, stored bytes, log volume)
+# that an idle platform does not make. Any other type is listed as unpriced.
+NO_IDLE_FEE = frozenset(
+    {
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/route:Route",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:eks/accessEntry:AccessEntry",
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+        "aws:eks/addon:Addon",
+        "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:kms/alias:Alias",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "gcp:compute/firewall:Firewall",
+        "gcp:compute/network:Network",
+        "gcp:compute/router:Router",
+        "gcp:compute/subnetwork:Subnetwork",
+        "gcp:kms/cryptoKey:CryptoKey",
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+        "gcp:kms/keyRing:KeyRing",
+        "gcp:projects/iAMMember:IAMMember",
+        "gcp:serviceaccount/account:Account",
+        "gcp:serviceaccount/iAMMember:IAMMember",
+        "gcp:storage/bucket:Bucket",
+        "gcp:storage/bucketIAMMember:BucketIAMMember",
+        "azure-native:authorization:RoleAssignment",
+        "azure-native:keyvault:Key",
+        "azure-native:keyvault:Vault",
+        "azure-native:managedidentity:FederatedIdentityCredential",
+        "azure-native:managedidentity:UserAssignedIdentity",
+        "azure-native:monitor:DiagnosticSetting",
+        "azure-native:network:Subnet",
+        "azure-native:network:VirtualNetwork",
+        "azure-native:operationalinsights:Workspace",
+        "azure-native:resources:ResourceGroup",
+        "azure-native:storage:BlobContainer",
+        "azure-native:storage:StorageAccount",
+    }
+)
+# In-cluster objects cost nothing themselves (their nodes and load balancers are priced).
+_NO_FEE_PACKAGES = ("kubernetes", "random", "pulumi", "command", "tls")
+
+
+def _unknown_types(graph: ResourceGraph) -> list[Unpriced]:
+    """Custom resources of a type this module neither prices nor knows to be free."""
+    return [
+        Unpriced(r.urn, r.type, r.name, f"{r.type}: no price rule for this type (not counted)")
+        for r in graph
+        if r.custom
+        and not r.is_provider
+        and r.package not in _NO_FEE_PACKAGES
+        and r.type not in PRICED
+        and r.type not in NO_IDLE_FEE
+    ]
+
 
 def _cloud(graph: ResourceGraph) -> str:
     """The stack's `cloud` output, or (graphs planned before it existed) the cloud whose
@@ -494,7 +589,8 @@ def cost(graph: ResourceGraph) -> CostReport:
                 [Unpriced("", "", "", "the graph uses no single cloud's resources")]
                 if cloud == "mixed"
                 else []
-            ),
+            )
+            + _unknown_types(graph),
         )
     table = price_table(cloud)
     report = CostReport(
@@ -509,8 +605,10 @@ def cost(graph: ResourceGraph) -> CostReport:
         report.unpriced.append(
             Unpriced("", "", "", f"region {region}: the {cloud} price table covers only {known}")
         )
+        report.unpriced.extend(_unknown_types(graph))
         return report
     _CLOUDS[cloud](_Builder(graph, report, _Pricer(table, region)))
+    report.unpriced.extend(_unknown_types(graph))
     return report
 
 

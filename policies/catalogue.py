@@ -2,7 +2,7 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from . import aws, azure, gcp, helm, kubernetes, mesh, stack
+from . import aws, azure, environment, gcp, helm, kubernetes, mesh, stack
 from .rule import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -13,6 +13,7 @@ RULES: tuple[Rule, ...] = (
     *helm.RULES,
     *mesh.RULES,
     *stack.RULES,
+    *environment.RULES,
 )
 PACK_NAME = "gpuplane"
 

@@ -1,6 +1,7 @@
 """Helpers shared by the tests: config builders and expectations."""
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 
 from gpuplane.components.config import ConfigError, parse_config
 from gpuplane.graph import SECRET, Resource, ResourceGraph
+from gpuplane.stacks import StackConfig
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -114,3 +116,23 @@ def stack_file_config(name: str) -> dict[str, Any]:
 def kubernetes_objects(graph: ResourceGraph) -> list[Resource]:
     """Every Kubernetes resource the program registered (not the providers)."""
     return [r for r in graph if r.custom and r.package == "kubernetes" and not r.is_provider]
+
+
+# The placeholders in the shipped stack files, and values of the kind a user puts there.
+FILLED_IN = {
+    "123456789012": "210987654321",
+    "198.51.100.10/32": "34.120.7.10/32",
+    "203.0.113.0/24": "34.120.7.0/24",
+    "00000000-0000-0000-0000-000000000000": "5f1c1c7e-3d55-4b6f-9d6e-2a1b3c4d5e6f",
+    "my-gpuplane-project": "acme-gpu-platform",
+}
+
+
+def filled_in(config: StackConfig) -> StackConfig:
+    """A shipped stack with its placeholders replaced, as a user's own copy would be."""
+    values = {}
+    for key, value in config.values.items():
+        for placeholder, own in FILLED_IN.items():
+            value = value.replace(placeholder, own)
+        values[key] = value
+    return dataclasses.replace(config, values=values)

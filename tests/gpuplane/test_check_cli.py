@@ -265,10 +265,15 @@ def test_sarif_points_at_the_stack_file(tmp_path: Path, local_graph: ResourceGra
 
 
 def test_sarif_from_the_stack_file_names_it() -> None:
+    # aws-dev's only findings are its placeholders (advisory in dev), at the stack file.
     result = runner.invoke(app, ["check", "--stack", "aws-dev", "--format", "sarif"])
     assert result.exit_code == 0
-    assert '"uri": "stacks/Pulumi.aws-dev.yaml"' not in result.output  # no results, no locations
-    assert json.loads(result.output)["runs"][0]["automationDetails"]["id"] == "gpuplane/aws-dev/"
+    [run] = json.loads(result.output)["runs"]
+    assert {r["ruleId"] for r in run["results"]} == {"GP-STACK-003"}
+    assert {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
+    } == {"stacks/Pulumi.aws-dev.yaml"}
+    assert run["automationDetails"]["id"] == "gpuplane/aws-dev/"
 
 
 def test_rules_lists_every_rule() -> None:

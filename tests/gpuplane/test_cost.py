@@ -206,3 +206,31 @@ def test_cli_cost_json(tmp_path, monkeypatch) -> None:  # type: ignore[no-untype
         "unpriced",
     }
     assert data["idle_monthly"] == pytest.approx(data["idle_hourly"] * HOURS_PER_MONTH, abs=0.05)
+
+
+def test_a_resource_type_with_no_price_rule_is_listed_not_counted_as_free(
+    stack_graphs: dict[str, ResourceGraph],
+) -> None:
+    from gpuplane.cost import NO_IDLE_FEE, PRICED
+
+    assert not PRICED & NO_IDLE_FEE
+    base = stack_graphs["aws-dev"]
+    assert not [u for u in cost(base).unpriced if "no price rule" in u.reason]
+    endpoint = Resource(
+        urn="urn:pulumi:aws-dev::gpuplane::aws:sagemaker/endpoint:Endpoint::inference",
+        type="aws:sagemaker/endpoint:Endpoint",
+        name="inference",
+        custom=True,
+    )
+    extended = ResourceGraph(
+        project=base.project,
+        stack=base.stack,
+        resources={**base.resources, endpoint.urn: endpoint},
+        outputs=base.outputs,
+    )
+    listed = [u for u in cost(extended).unpriced if u.type == endpoint.type]
+    assert [u.name for u in listed] == ["inference"]
+    assert cost(extended).idle_hourly == cost(base).idle_hourly
+    # A graph of nothing but unknown types is no cloud's: still listed, never "$0, fine".
+    alone = ResourceGraph(project="p", stack="s", resources={endpoint.urn: endpoint})
+    assert endpoint.type in [u.type for u in cost(alone).unpriced]

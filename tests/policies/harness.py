@@ -3,11 +3,14 @@
 import copy
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from gpuplane.check import PackConfig, Violation, check
 from gpuplane.graph import Resource, ResourceGraph
 
+ROOT = Path(__file__).resolve().parents[2]
 Mutation = Callable[[dict[str, Any]], None]
 """Edits a graph's JSON (the `gpuplane plan --format json` document) in place."""
 
@@ -142,3 +145,14 @@ def remove_resources(resource_type: str, predicate: Callable[[dict[str, Any]], b
         assert len(data["resources"]) < before, f"nothing of {resource_type} was removed"
 
     return mutate
+
+
+@cache
+def shipped_graph(stack_name: str) -> str:
+    """A shipped stack's graph JSON, planned with its placeholders filled in (as a user's
+    copy is): test_environment.py checks the placeholders themselves."""
+    from gpuplane import engine
+    from gpuplane.stacks import find_project, load_stack
+    from tests.helpers import filled_in
+
+    return engine.plan(filled_in(load_stack(find_project(ROOT), stack_name))).dumps()
