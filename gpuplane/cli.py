@@ -571,11 +571,16 @@ def diff_command(
     base: Annotated[str, typer.Option("--base", help="The git ref to compare against.")],
     stack: StackOption = None,
     fmt: ReportFormatOption = ReportFormat.text,
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code", help="Exit 1 when any resource changes, 0 when none does."),
+    ] = False,
 ) -> None:
     """Compare a stack planned at --base with the working tree.
 
-    Shows resources added, removed and changed, the cost delta, new and fixed policy
-    violations, and the deploy estimate delta.
+    Shows resources added, removed and changed (each input old -> new, secrets
+    redacted, a replaces mark where a change recreates a resource), the cost delta,
+    new and fixed policy violations, and the deploy estimate delta.
     """
     from gpuplane import diff
 
@@ -589,6 +594,8 @@ def diff_command(
         raise _fail(str(exc)) from None
     result = diff.compare(base_graph, head, base)
     _emit(fmt, result.to_json, lambda: diff.markdown(result), lambda: diff.text(result))
+    if exit_code and result.any_change:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _version() -> str:

@@ -7,11 +7,15 @@ that changed), the idle and peak cost delta, policy violations it introduces or
 fixes (the working tree's pack judges both), and the deploy estimate delta.
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,7 @@ from typing import Any
 from gpuplane.check import check
 from gpuplane.cost import cost
 from gpuplane.estimate import estimate
-from gpuplane.graph import ResourceGraph
+from gpuplane.graph import SECRET, ResourceGraph
 
 
 class DiffError(RuntimeError):
@@ -29,8 +33,39 @@ class DiffError(RuntimeError):
 _PLAN = "import sys; from gpuplane.cli import main; sys.argv = ['gpuplane', *sys.argv[1:]]; main()"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the diff is so its worktree is removed on the way out."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a worktree exists, SIGTERM unwinds like Ctrl-C (SIGINT): `finally` blocks run
+    and the worktree is removed, instead of the process dying with it left behind."""
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def plan_at_ref(project_dir: Path, ref: str, stack: str) -> ResourceGraph | None:
-    """The stack's graph at `ref`, or None if the stack does not exist there."""
+    """The stack's graph at `ref`, or None if the stack does not exist there.
+
+    The base is planned in a temporary git worktree, removed however the diff ends:
+    normally, on an error, on Ctrl-C (SIGINT) or on SIGTERM.
+    """
+    with _terminate_as_interrupt():
+        return _plan_at_ref(project_dir, ref, stack)
+
+
+def _plan_at_ref(project_dir: Path, ref: str, stack: str) -> ResourceGraph | None:
     root = _git(project_dir, "rev-parse", "--show-toplevel").strip()
     commit = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
     if not commit:
@@ -38,8 +73,10 @@ def plan_at_ref(project_dir: Path, ref: str, stack: str) -> ResourceGraph | None
     prefix = Path(project_dir).resolve().relative_to(Path(root).resolve())
     with tempfile.TemporaryDirectory(prefix="gpuplane-diff-") as tmp:
         tree = Path(tmp) / "base"
-        _git(project_dir, "worktree", "add", "--detach", "--quiet", str(tree), commit)
         try:
+            # Made whole or not at all: a signal waits until git has finished adding it.
+            with _signals_held():
+                _git(project_dir, "worktree", "add", "--detach", "--quiet", str(tree), commit)
             base_project = tree / prefix
             if not (base_project / "stacks" / f"Pulumi.{stack}.yaml").is_file():
                 return None
@@ -58,7 +95,25 @@ def plan_at_ref(project_dir: Path, ref: str, stack: str) -> ResourceGraph | None
                 )
             return ResourceGraph.loads(result.stdout)
         finally:
-            _git(project_dir, "worktree", "remove", "--force", str(tree))
+            # Not interruptible itself: a second signal must not leave the worktree behind.
+            with _signals_held():
+                with contextlib.suppress(DiffError):  # never added: nothing to remove
+                    _git(project_dir, "worktree", "remove", "--force", str(tree))
+                _git(project_dir, "worktree", "prune")
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = (signal.SIGINT, signal.SIGTERM)
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -66,6 +121,85 @@ def _git(cwd: Path, *args: str) -> str:
     if result.returncode != 0 and args[:2] != ("rev-parse", "--verify"):
         raise DiffError(f"git {' '.join(args)}: {result.stderr.strip()}")
     return result.stdout
+
+
+SECRET_SHOWN = "[secret]"
+# Input keys that are a resource's physical name: a change creates a new resource and
+# deletes the old one (EKS and GKE clusters, buckets, AKS and Azure names, node groups,
+# Kubernetes objects' metadata.name and namespace).
+REPLACING_KEYS = (
+    "name",
+    "bucket",
+    "clusterName",
+    "nodeGroupName",
+    "resourceName",
+    "resourceGroupName",
+    "accountName",
+    "vaultName",
+    "containerName",
+    "keyName",
+    "location",
+    "region",
+    "metadata.name",
+    "metadata.namespace",
+)
+_SECRET_WORDS = ("password", "secret", "token", "kubeconfig", "privatekey", "credential")
+
+
+def _shown(value: Any, path: str) -> Any:
+    """A value as the diff shows it: secrets redacted, long values cut."""
+    if _is_secret(value) or any(w in path.lower().replace("_", "") for w in _SECRET_WORDS):
+        return SECRET_SHOWN
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = value
+    else:
+        text = json.dumps(value, sort_keys=True, default=str)
+    if isinstance(text, str) and len(text) > 80:
+        return text[:77] + "..."
+    return text
+
+
+def _is_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return SECRET in value or any(_is_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_secret(v) for v in value)
+    return False
+
+
+def changes(before: Any, after: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Each changed input as {path, old, new} (absent as None), secrets redacted."""
+    out: list[dict[str, Any]] = []
+    if (
+        isinstance(before, dict)
+        and isinstance(after, dict)
+        and not (SECRET in before or SECRET in after)
+    ):
+        for key in sorted(set(before) | set(after)):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(changes(before.get(key), after.get(key), path))
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            out.extend(changes(a, b, f"{prefix}[{i}]"))
+        return out
+    if before == after:
+        return []
+    path = prefix or "(value)"
+    if _is_secret(before) or _is_secret(after):  # a secret on either side: neither shown
+        return [{"path": path, "old": SECRET_SHOWN, "new": SECRET_SHOWN}]
+    return [{"path": path, "old": _shown(before, path), "new": _shown(after, path)}]
+
+
+def replaces(resource: Any, paths: list[str]) -> list[str]:
+    """The changed paths that replace the resource: its physical name, its location, or
+    what its replaceOnChanges option lists."""
+    triggers = (*REPLACING_KEYS, *resource.replace_on_changes)
+    return [
+        path
+        for path in paths
+        if any(path == t or path.startswith((f"{t}.", f"{t}[")) for t in triggers)
+    ]
 
 
 def changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
@@ -97,6 +231,15 @@ class Diff:
     cost: dict[str, float] = field(default_factory=dict)
     violations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     estimate: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def any_change(self) -> bool:
+        """Whether the stack's resources change at all (what `--exit-code` reports)."""
+        return bool(self.added or self.removed or self.changed)
+
+    @property
+    def replaced(self) -> list[dict[str, Any]]:
+        return [c for c in self.changed if c.get("replaces")]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,12 +281,22 @@ def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> D
     for urn in sorted(set(base.resources) & set(head.resources)):
         old_r, new_r = base.get(urn), head.get(urn)
         paths = changed_paths(old_r.inputs, new_r.inputs)
+        values = changes(old_r.inputs, new_r.inputs)
         # Options change what the engine does too (ordering, protection, deletion).
         for option in _OPTIONS:
             if getattr(old_r, option) != getattr(new_r, option):
                 paths.append(f"({option})")
+                values.append(
+                    {
+                        "path": f"({option})",
+                        "old": _shown(getattr(old_r, option), option),
+                        "new": _shown(getattr(new_r, option), option),
+                    }
+                )
         if paths:
-            diff.changed.append({**_brief(head.get(urn)), "paths": paths})
+            entry = {**_brief(head.get(urn)), "paths": paths, "changes": values}
+            entry["replaces"] = replaces(new_r, paths) if new_r.custom else []
+            diff.changed.append(entry)
 
     before, after = (cost(base) if base.resources else None), cost(head)
     for key in ("idle_hourly", "peak_hourly", "idle_monthly", "peak_monthly"):
@@ -184,6 +337,10 @@ def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> D
     return diff
 
 
+def _value(value: Any) -> str:
+    return "(absent)" if value is None else str(value).replace("|", "/").replace("\n", " ")
+
+
 def _money(value: float) -> str:
     return f"{'+' if value > 0 else ''}{value:,.2f}"
 
@@ -207,6 +364,15 @@ def markdown(diff: Diff) -> str:
             "(`gpuplane cost` lists them): the cost delta leaves them out.",
             "",
         ]
+    if diff.replaced:
+        lines += [
+            f"⚠️ **{len(diff.replaced)} resource(s) replaced** (a new one is created and the "
+            "old one deleted): "
+            + ", ".join(
+                f"`{c['name']}` ({', '.join(c['replaces'][:3])})" for c in diff.replaced[:10]
+            ),
+            "",
+        ]
     if v["new"]:
         lines += ["| new violation | level | resource | message |", "|---|---|---|---|"]
         lines += [
@@ -221,8 +387,12 @@ def markdown(diff: Diff) -> str:
             continue
         lines += [f"<details><summary>{title} ({len(entries)})</summary>", ""]
         for entry in entries:
-            paths = f": {', '.join(entry['paths'][:8])}" if "paths" in entry else ""
-            lines.append(f"- `{entry['type']}` **{entry['name']}**{paths}")
+            mark = " **replaces**" if entry.get("replaces") else ""
+            lines.append(f"- `{entry['type']}` **{entry['name']}**{mark}")
+            for change in entry.get("changes", [])[:8]:
+                lines.append(
+                    f"  - `{change['path']}`: `{_value(change['old'])}` → `{_value(change['new'])}`"
+                )
         lines += ["", "</details>", ""]
     return "\n".join(lines)
 
@@ -232,10 +402,16 @@ def text(diff: Diff) -> str:
     lines = [f"{diff.stack} against {diff.base_ref}:"]
     lines += [f"  + {x['type']} {x['name']}" for x in diff.added]
     lines += [f"  - {x['type']} {x['name']}" for x in diff.removed]
-    lines += [f"  ~ {x['type']} {x['name']}: {', '.join(x['paths'])}" for x in diff.changed]
+    for x in diff.changed:
+        mark = f" (replaces: {', '.join(x['replaces'])})" if x.get("replaces") else ""
+        lines.append(f"  ~ {x['type']} {x['name']}{mark}")
+        lines += [
+            f"      {c['path']}: {_value(c['old'])} -> {_value(c['new'])}"
+            for c in x.get("changes", [])
+        ]
     lines.append(
         f"resources: {len(diff.added)} added, {len(diff.removed)} removed, "
-        f"{len(diff.changed)} changed"
+        f"{len(diff.changed)} changed ({len(diff.replaced)} replaced)"
     )
     lines.append(
         f"cost: idle {_money(c['idle_hourly_delta'])}/h ({_money(c['idle_monthly_delta'])}/month),"

@@ -1,6 +1,7 @@
 """`gpuplane diff`: two commits of a scratch repository, compared as a PR comment would."""
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gpuplane import diff as diff_module
 from gpuplane.cli import app
 from gpuplane.cost import HOURS_PER_MONTH
 from gpuplane.diff import changed_paths, compare
@@ -124,3 +126,131 @@ def test_diff_against_a_missing_ref_exits_2(scratch: Path, monkeypatch: pytest.M
     result = CliRunner().invoke(app, ["diff", "--base", "no-such-ref", "--stack", "aws-dev"])
     assert result.exit_code == 2
     assert "'no-such-ref' is not a commit" in result.output
+
+
+def _resource(type_: str, name: str, inputs: dict, **options: object) -> Resource:
+    return Resource(
+        urn=f"urn:pulumi:s::p::{type_}::{name}",
+        type=type_,
+        name=name,
+        custom=True,
+        inputs=inputs,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _graph_of(*resources: Resource) -> ResourceGraph:
+    graph = ResourceGraph(project="p", stack="s", outputs={"cloud": "existing"})
+    graph.resources = {r.urn: r for r in resources}
+    return graph
+
+
+def test_changes_show_old_and_new_values_with_secrets_redacted() -> None:
+    bucket = "aws:s3/bucket:Bucket"
+    secret = "kubernetes:core/v1:Secret"
+    base = _graph_of(
+        _resource(bucket, "models", {"bucket": "models-a", "tags": {"team": "ml"}}),
+        _resource(secret, "grafana", {"stringData": {"@secret": "[redacted]"}, "type": "Opaque"}),
+        _resource("aws:eks/nodeGroup:NodeGroup", "system", {"scalingConfig": {"maxSize": 3}}),
+    )
+    head = _graph_of(
+        _resource(bucket, "models", {"bucket": "models-b", "tags": {"team": "ml"}}),
+        _resource(secret, "grafana", {"stringData": {"@secret": "[redacted]"}, "type": "Other"}),
+        _resource("aws:eks/nodeGroup:NodeGroup", "system", {"scalingConfig": {"maxSize": 4}}),
+    )
+    diff = compare(base, head, "main")
+    by_name = {c["name"]: c for c in diff.changed}
+    assert by_name["models"]["changes"] == [
+        {"path": "bucket", "old": "models-a", "new": "models-b"}
+    ]
+    assert by_name["models"]["replaces"] == ["bucket"]
+    assert by_name["system"]["changes"] == [{"path": "scalingConfig.maxSize", "old": 3, "new": 4}]
+    assert by_name["system"]["replaces"] == []
+    assert by_name["grafana"]["changes"] == [{"path": "type", "old": "Opaque", "new": "Other"}]
+    assert [c["name"] for c in diff.replaced] == ["models"]
+    text = diff_module.text(diff)
+    assert "~ aws:s3/bucket:Bucket models (replaces: bucket)" in text
+    assert "bucket: models-a -> models-b" in text
+    assert "scalingConfig.maxSize: 3 -> 4" in text
+    markdown = diff_module.markdown(diff)
+    assert "**replaces**" in markdown and "1 resource(s) replaced" in markdown
+    assert "`models-a` → `models-b`" in markdown
+
+
+def test_a_secret_value_is_never_shown() -> None:
+    token = "kubernetes:core/v1:Secret"
+    base = _graph_of(_resource(token, "t", {"data": {"@secret": "[redacted]"}, "apiToken": "a1"}))
+    head = _graph_of(_resource(token, "t", {"data": {"plain": "leak"}, "apiToken": "b2"}))
+    changes = compare(base, head, "main").changed[0]["changes"]
+    shown = {c["path"]: (c["old"], c["new"]) for c in changes}
+    assert shown["data"] == ("[secret]", "[secret]")
+    assert shown["apiToken"] == ("[secret]", "[secret]")
+    assert "leak" not in json.dumps(changes) and "b2" not in json.dumps(changes)
+
+
+def test_replace_on_changes_marks_a_replacement() -> None:
+    kind = "kubernetes:apps/v1:Deployment"
+    base = _graph_of(_resource(kind, "d", {"spec": {"replicas": 1}}, replace_on_changes=("spec",)))
+    head = _graph_of(_resource(kind, "d", {"spec": {"replicas": 2}}, replace_on_changes=("spec",)))
+    assert compare(base, head, "main").changed[0]["replaces"] == ["spec.replicas"]
+
+
+def test_exit_code_says_whether_anything_changes(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(scratch)
+    changed = CliRunner().invoke(
+        app, ["diff", "--base", "HEAD~1", "--stack", "aws-dev", "--exit-code", "-f", "json"]
+    )
+    assert changed.exit_code == 1, changed.output
+    same = CliRunner().invoke(app, ["diff", "--base", "HEAD", "--stack", "aws-dev", "--exit-code"])
+    assert same.exit_code == 0, same.output
+    assert "0 added, 0 removed, 0 changed" in same.output
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_diff_removes_its_worktree(scratch: Path, signal_number: int) -> None:
+    import subprocess as sp
+    import sys
+    import time
+
+    def worktrees() -> list[str]:
+        listing = sp.run(
+            ["git", "worktree", "list", "--porcelain"],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return [line for line in listing.splitlines() if line.startswith("worktree ")]
+
+    assert len(worktrees()) == 1
+    process = sp.Popen(
+        [
+            sys.executable,
+            "-P",  # gpuplane from the installed package, not the scratch copy in the cwd
+            "-c",
+            "from gpuplane.cli import main; main()",
+            "diff",
+            "--base",
+            "HEAD~1",
+            "--stack",
+            "aws-dev",
+        ],
+        cwd=scratch,
+        stdout=sp.PIPE,
+        stderr=sp.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while len(worktrees()) < 2:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the base worktree never appeared"
+        time.sleep(0.2)
+    base_tree = Path(worktrees()[1].split(" ", 1)[1])
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert len(worktrees()) == 1
+    assert not base_tree.exists()

@@ -204,7 +204,7 @@ def test_mutating_a_shipped_stack_breaks_exactly_that_rule(rule: Rule, tmp_path:
 
 @pytest.mark.parametrize("stack_name", sorted(find_project(ROOT).stack_names()))
 def test_shipped_stacks_have_no_violation(stack_name: str) -> None:
-    # With the placeholders filled in (shipped_graph); test_environment.py checks those.
-    # Not even an advisory one: the README says so, so any new finding is explained or fixed.
+    # Not even an advisory one (placeholders filled in, as the README says), so any new
+    # finding is explained or fixed.
     result = check(ResourceGraph.loads(shipped_graph(stack_name)), PackConfig())
     assert result.violations == [], [(v.id, v.name, v.message) for v in result.violations]
