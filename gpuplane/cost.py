@@ -10,7 +10,7 @@ spot price the table lacks is priced at on-demand and says so (an upper bound).
 """
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -250,12 +250,15 @@ NO_IDLE_FEE = frozenset(
 _NO_FEE_PACKAGES = ("kubernetes", "random", "pulumi", "command", "tls")
 
 
-def _unknown_types(graph: ResourceGraph) -> list[Unpriced]:
-    """Custom resources of a type this module neither prices nor knows to be free."""
+def _unknown_types(graph: ResourceGraph, listed: Sequence[Unpriced] = ()) -> list[Unpriced]:
+    """Custom resources of a type this module neither prices nor knows to be free (and
+    not already listed as unpriced for a reason of their own)."""
+    seen = {u.urn for u in listed}
     return [
         Unpriced(r.urn, r.type, r.name, f"{r.type}: no price rule for this type (not counted)")
         for r in graph
-        if r.custom
+        if r.urn not in seen
+        and r.custom
         and not r.is_provider
         and r.package not in _NO_FEE_PACKAGES
         and r.type not in PRICED
@@ -608,7 +611,7 @@ def cost(graph: ResourceGraph) -> CostReport:
         report.unpriced.extend(_unknown_types(graph))
         return report
     _CLOUDS[cloud](_Builder(graph, report, _Pricer(table, region)))
-    report.unpriced.extend(_unknown_types(graph))
+    report.unpriced.extend(_unknown_types(graph, report.unpriced))
     return report
 
 
