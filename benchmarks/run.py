@@ -7,9 +7,16 @@ Prints markdown tables for the README's performance section. In-process timings
 leave out start-up; the whole-process ones are what a user waits for, start to
 exit (median of --runs). Targets (issue 15) are printed beside the figures;
 nothing here asserts them.
+
+Then `gpuplane render` and `gpuplane check --render` of the stack with the most Helm
+releases, as whole processes from a warm chart cache (target: seconds, not minutes).
+With the real charts not cached (offline), the same releases are rendered from
+gpuplane's test chart (tests/charts/gpudemo) stood in for each, and the line says so;
+and the parsing and rules over the upstream renders of its charts, at real sizes.
 """
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -24,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gpuplane import engine  # noqa: E402
+from gpuplane import charts, engine  # noqa: E402
 from gpuplane.check import check  # noqa: E402
 from gpuplane.cost import cost  # noqa: E402
 from gpuplane.estimate import estimate  # noqa: E402
@@ -132,11 +139,123 @@ def _processes(runs: int) -> None:
     print("(target: under 150 MB; pip and setuptools of the venv itself not counted)")
 
 
+def _stand_in(graph: Any, scratch: Path) -> tuple[Path, Path]:
+    """A graph whose releases all install the test chart, and a warm cache holding it."""
+    import helm_python
+
+    repo = scratch / "repo"
+    repo.mkdir()
+    helm_python.package(ROOT / "tests" / "charts" / "gpudemo", destination=repo)
+    helm_python.repo_index_generate(repo, base_url=repo.as_uri())
+    data = json.loads(graph.dumps())
+    for resource in data["resources"]:
+        if resource["type"] == charts.RELEASE_TYPE:
+            inputs = resource["inputs"]
+            inputs.update(chart="gpudemo", version="0.3.0", repositoryOpts={"repo": repo.as_uri()})
+            inputs["values"] = {}
+    path = scratch / "graph.json"
+    path.write_text(json.dumps(data))
+    cache = scratch / "cache"
+    subprocess.run(
+        [
+            str(GPUPLANE),
+            "charts",
+            "pull",
+            "--graph",
+            str(path),
+            "--charts",
+            str(cache),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return path, cache
+
+
+def render_timing(project: Any, runs: int) -> None:
+    graphs = {name: engine.plan(load_stack(project, name)) for name in project.stack_names()}
+    name, graph = max(graphs.items(), key=lambda kv: len(charts.releases(kv[1])))
+    releases = len(charts.releases(graph))
+    root = charts.default_root()
+    wanted = charts.plan_charts([graph])
+    warm = all(charts.status(root, c).state == "cached" for c in wanted)
+    with tempfile.TemporaryDirectory(prefix="gpuplane-bench-") as tmp:
+        scratch = Path(tmp)
+        if warm:
+            target = ["--stack", name]
+            what = f"stack {name}, its {releases} releases from the real charts in {root}"
+        else:
+            path, cache = _stand_in(graph, scratch)
+            target = ["--graph", str(path), "--charts", str(cache)]
+            what = (
+                f"stack {name}'s {releases} releases, each rendering the test chart "
+                "(the real charts are not cached: `gpuplane charts pull --all` needs the network)"
+            )
+        out = scratch / "out"
+        render_s = _process_seconds(["render", *target, "--output", str(out)], runs)
+        check_s = _process_seconds(["check", *target, "--render", "--format", "json"], runs)
+        plain = ["check", *target[:2], "--format", "json"]
+        check_plain_s = _process_seconds(plain, runs) if not warm else None
+        objects = sum(
+            len([d for d in f.read_text().split("\n---\n") if d.strip()]) - 1
+            for f in out.glob("*.yaml")
+            if f.name != "stack.yaml"
+        )
+    print(f"\nrender, whole processes, median of {runs} runs, warm cache: {what}\n")
+    print("| command | seconds |")
+    print("|---|---:|")
+    print(f"| gpuplane render --output DIR ({objects} release objects) | {render_s:.2f} |")
+    print(f"| gpuplane check --render | {check_s:.2f} |")
+    if check_plain_s is not None:
+        print(f"| gpuplane check (no render, same graph) | {check_plain_s:.2f} |")
+    oracle_timing(graph, runs)
+
+
+def oracle_timing(graph: Any, runs: int) -> None:
+    """The parsing and the rules at real chart sizes: the upstream default renders of the
+    stack's charts (../shared/upstream/rendered, made by the same engine), read as the
+    renderer reads Helm's output and checked, in-process."""
+    from gpuplane.render import Object, ReleaseRender, StackRender, _documents, own_objects
+    from gpuplane.render_check import check_rendered
+
+    rendered_dir = ROOT.parent / "shared" / "upstream" / "rendered" / "defaults"
+    if not rendered_dir.is_dir():
+        print(f"\n(no {rendered_dir}: the rules at real chart sizes are not timed)")
+        return
+    texts = []
+    for release in charts.releases(graph):
+        ref = charts.ChartRef.of(release)
+        files = sorted((rendered_dir / ref.name).glob(f"{ref.version}*.yaml"))
+        texts.append((release, ref, "".join(f.read_text() for f in files)))
+
+    def parse_and_check() -> int:
+        stack = StackRender(graph.project, graph.stack, "v1.36.0", "oracle", own=own_objects(graph))
+        for release, ref, text in texts:
+            item = ReleaseRender(release.urn, ref.name, str(release.inputs.get("namespace")), ref)
+            docs = _documents(text, ref.label, "oracle")
+            item.objects = [Object(d, ref.name, "oracle") for d in docs]
+            stack.releases.append(item)
+        check_rendered(stack, graph)
+        return sum(len(r.objects) for r in stack.releases)
+
+    seconds, objects = _median_seconds(parse_and_check, runs)
+    found = sum(1 for _, _, text in texts if text)
+    print(
+        f"\nparse + every rule over the upstream default renders of {found} of its "
+        f"{len(texts)} charts ({objects} objects, {sum(len(t) for *_, t in texts) // 1024} KiB): "
+        f"{seconds:.2f} s (in-process, median of {runs})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stack", action="append", help="stacks to time (default: all)")
     parser.add_argument("--no-processes", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--no-render", dest="render", action="store_false", help="skip the render timings"
+    )
     options = parser.parse_args()
     project = find_project(ROOT)
     names = options.stack or project.stack_names()
@@ -144,6 +263,8 @@ def main() -> None:
     _in_process(project, names, options.runs)
     if not options.no_processes:
         _processes(options.runs)
+    if options.render:
+        render_timing(project, min(options.runs, 3))
 
 
 if __name__ == "__main__":

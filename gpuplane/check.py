@@ -83,6 +83,8 @@ class CheckResult:
     stack: str
     resources: int
     violations: list[Violation] = field(default_factory=list)
+    rendered: int | None = None
+    """Objects the Helm releases render to, when checked with --render."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -100,6 +102,7 @@ class CheckResult:
             "mandatory": len(self.mandatory),
             "advisory": len(self.advisory),
             "passed": not self.mandatory,
+            **({} if self.rendered is None else {"rendered_objects": self.rendered}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -142,7 +145,9 @@ class PackConfig:
     def parse(cls, data: Any, where: str = "policy config") -> "PackConfig":
         if not isinstance(data, dict):
             raise PolicyConfigError(f"{where}: must be a JSON object keyed by policy name")
-        known = {rule.name: rule for rule in RULES}
+        from gpuplane.render_rules import RENDER_RULES  # `check --render` reads their settings
+
+        known = {rule.name: rule for rule in (*RULES, *RENDER_RULES)}
         all_level: str | None = None
         levels: dict[str, str] = {}
         settings: dict[str, dict[str, Any]] = {}

@@ -21,23 +21,36 @@ _COLOURS = {"MANDATORY": "\033[1;31m", "ADVISORY": "\033[33m", "passed": "\033[3
 _RESET = "\033[0m"
 
 
-def rules_without(skipped: Iterable[str]) -> tuple[Rule, ...]:
-    """The pack without the rules named (by id, any case, or by name); an unknown one is
-    refused, with the nearest id or name."""
+def skipped_ids(skipped: Iterable[str]) -> set[str]:
+    """The ids of the rules named (by id, any case, or by name; pack and render rules);
+    an unknown one is refused, with the nearest id or name."""
     drop: set[str] = set()
-    names = {rule.name: rule.id for rule in RULES}
+    every = _all_rules()
+    ids = {rule.id for rule in every}
+    names = {rule.name: rule.id for rule in every}
     for given in skipped:
-        rule_id = given.upper() if given.upper() in _BY_ID else names.get(given)
+        rule_id = given.upper() if given.upper() in ids else names.get(given)
         if rule_id is None:
-            hint = did_you_mean(given, [*_BY_ID, *names])
+            hint = did_you_mean(given, [*ids, *names])
             raise InputError(f"--skip-rule: no rule {given!r}{hint} (see `gpuplane rules`)")
         drop.add(rule_id)
+    return drop
+
+
+def rules_without(skipped: Iterable[str]) -> tuple[Rule, ...]:
+    """The pack without the rules named (see skipped_ids)."""
+    drop = skipped_ids(skipped)
     return tuple(rule for rule in RULES if rule.id not in drop)
+
+
+def _rule_of(rule_id: str) -> Rule | None:
+    """A pack rule, or a render rule (`check --render`), by id."""
+    return _BY_ID.get(rule_id) or next((r for r in _all_rules() if r.id == rule_id), None)
 
 
 def stack_key(violation: Violation) -> str | None:
     """The stack-file key to change for a finding: the rule's own, or one its message names."""
-    rule = _BY_ID.get(violation.id)
+    rule = _rule_of(violation.id)
     if rule is not None and rule.stack_key:
         return rule.stack_key
     match = _KEY_IN_MESSAGE.search(violation.message)
@@ -46,7 +59,7 @@ def stack_key(violation: Violation) -> str | None:
 
 def remediation(violation: Violation) -> str:
     """How to fix a finding, phrased as the stack-file key to change where there is one."""
-    rule = _BY_ID.get(violation.id)
+    rule = _rule_of(violation.id)
     how = rule.remediation if rule is not None else ""
     if rule is not None and rule.stack_key:
         return f"change {rule.stack_key} in the stack file (on the resource: {how})"
@@ -88,6 +101,7 @@ def text(result: CheckResult, color: bool = False) -> str:
         f"{result.stack}: {verdict}: {summary['mandatory']} mandatory, "
         f"{summary['advisory']} advisory violation(s); {summary['policies']} policies over "
         f"{summary['resources']} resources"
+        + (f" and {result.rendered} rendered objects" if result.rendered is not None else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -108,7 +122,13 @@ def markdown(result: CheckResult) -> str:
         f"### {icon} gpuplane policy check: `{result.stack}`",
         "",
         f"**{summary['mandatory']} mandatory**, {summary['advisory']} advisory violation(s) "
-        f"from {summary['policies']} policies over {summary['resources']} resources.",
+        f"from {summary['policies']} policies over {summary['resources']} resources"
+        + (
+            f" and {result.rendered} objects the Helm releases render to"
+            if result.rendered is not None
+            else ""
+        )
+        + ".",
         "",
     ]
     if not result.violations:
@@ -173,7 +193,8 @@ def sarif(result: CheckResult, artifact: Path | None, version: str = "") -> str:
     """SARIF 2.1.0 for GitHub code scanning; each result points at the line of the
     stack-file key that decides it (line 1 where no key does)."""
     uri = artifact.as_posix() if artifact is not None else f"stacks/Pulumi.{result.stack}.yaml"
-    index = {rule.id: i for i, rule in enumerate(RULES)}
+    rules = RULES if result.rendered is None else _all_rules()
+    index = {rule.id: i for i, rule in enumerate(rules)}
     results = [
         {
             "ruleId": v.id,
@@ -204,7 +225,7 @@ def sarif(result: CheckResult, artifact: Path | None, version: str = "") -> str:
                         "version": version or "unknown",
                         "semanticVersion": version or "0.0.0",
                         "informationUri": INFORMATION_URI,
-                        "rules": [_sarif_rule(rule) for rule in RULES],
+                        "rules": [_sarif_rule(rule) for rule in rules],
                     }
                 },
                 "automationDetails": {"id": f"gpuplane/{result.stack}/"},
@@ -213,6 +234,13 @@ def sarif(result: CheckResult, artifact: Path | None, version: str = "") -> str:
         ],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def _all_rules() -> tuple[Rule, ...]:
+    """The pack's rules, then the rules only `check --render` runs."""
+    from gpuplane.render_rules import RENDER_RULES
+
+    return (*RULES, *RENDER_RULES)
 
 
 def rules_text() -> str:

@@ -292,6 +292,14 @@ class RulesFormat(StrEnum):
     json = "json"
 
 
+ChartsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--charts",
+        help="The chart cache directory (default: $XDG_CACHE_HOME/gpuplane/charts).",
+    ),
+]
+
 GraphOption = Annotated[
     Path | None,
     typer.Option("--graph", help="A graph JSON file (`gpuplane plan --format json`)."),
@@ -364,10 +372,21 @@ def check_command(
             "--skip-rule", help="Leave out a rule, by id or name (repeat the option for more)."
         ),
     ] = None,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render",
+            help="Also check every object the Helm releases render to (needs the charts: "
+            "`gpuplane charts pull`), with the render-only rules.",
+        ),
+    ] = False,
+    charts: ChartsOption = None,
 ) -> None:
     """Run the policy pack (policies/) over a stack's offline plan, a saved graph, or a
     manifest file.
 
+    With --render, the releases are rendered by the Helm engine and their objects checked
+    too (CrossGuard cannot do this: it sees a release as one resource).
     Exit 0 with no mandatory violation, 1 with any (--fail-on advisory: with any
     violation; --soft-fail: never), 2 on bad input, 3 on an internal error.
     """
@@ -385,6 +404,14 @@ def check_command(
         planned, source = _load_graph(stack, stack_file, graph)
     with _step("checking"):
         result = check(planned, config, rules=rules)
+    if render:
+        from gpuplane import render_check
+
+        rendered = _render_stack(planned, charts, graph)
+        with _step("checking the rendered objects"):
+            skip = check_report.skipped_ids(skip_rule or ())
+            result.violations += render_check.check_rendered(rendered, planned, config, skip)
+        result.rendered = sum(len(r.objects) for r in rendered.releases)
     if fmt is CheckFormat.json:
         sys.stdout.write(check_report.as_json(result))
     elif fmt is CheckFormat.markdown:
@@ -575,6 +602,11 @@ def diff_command(
         bool,
         typer.Option("--exit-code", help="Exit 1 when any resource changes, 0 when none does."),
     ] = False,
+    render: Annotated[
+        bool,
+        typer.Option("--render", help="Policy violations include the releases' rendered objects."),
+    ] = False,
+    charts: ChartsOption = None,
 ) -> None:
     """Compare a stack planned at --base with the working tree.
 
@@ -592,7 +624,20 @@ def diff_command(
         base_graph = diff.plan_at_ref(head_config.project_dir, base, name)
     except diff.DiffError as exc:
         raise _fail(str(exc)) from None
-    result = diff.compare(base_graph, head, base)
+    violations = None
+    if render:
+        from gpuplane import render_check
+        from gpuplane.check import PolicyConfigError, Violation, check
+
+        def violations(graph: ResourceGraph) -> list[Violation]:
+            rendered = _render_stack(graph, charts)
+            try:
+                found = check(graph).violations
+                return found + render_check.check_rendered(rendered, graph)
+            except PolicyConfigError as exc:
+                raise _fail(str(exc)) from None
+
+    result = diff.compare(base_graph, head, base, violations)
     _emit(fmt, result.to_json, lambda: diff.markdown(result), lambda: diff.text(result))
     if exit_code and result.any_change:
         raise typer.Exit(EXIT_FAILED)
@@ -764,6 +809,168 @@ def smoke_command(
         lambda: smoke_module.text(result),
     )
     raise typer.Exit(result.exit_code)
+
+
+charts_app = typer.Typer(
+    no_args_is_help=True, help="The chart cache: pull the plan's pinned Helm charts, list them."
+)
+app.add_typer(charts_app, name="charts")
+
+
+def _project_dir() -> Path | None:
+    """Where a release's local chart path is read from: the project, if there is one."""
+    try:
+        return find_project().root
+    except StackError:
+        return None
+
+
+def _charts_root(charts: Path | None) -> Path:
+    from gpuplane import charts as charts_mod
+
+    return charts if charts is not None else charts_mod.default_root()
+
+
+def _pull_hint(stack: str, charts: Path | None, graph: Path | None = None) -> str:
+    where = f" --charts {charts}" if charts is not None else ""
+    what = f"--graph {graph}" if graph is not None else f"--stack {stack}"
+    return f"gpuplane charts pull {what}{where}"
+
+
+def _stack_graphs(stack: str | None, every: bool, graph: Path | None) -> list[ResourceGraph]:
+    if every and (stack is not None or graph is not None):
+        raise _fail("use one of --stack, --graph and --all")
+    if not every:
+        return [_load_graph(stack, None, graph)[0]]
+    try:
+        project = find_project()
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    return [_plan(load_stack(project, name))[0] for name in project.stack_names()]
+
+
+@charts_app.command("pull")
+def charts_pull(
+    stack: StackOption = None,
+    every: Annotated[bool, typer.Option("--all", help="Every stack in stacks/.")] = False,
+    graph: GraphOption = None,
+    charts: ChartsOption = None,
+) -> None:
+    """Download every chart the stack's releases pin (https and OCI) into the cache.
+
+    A chart already cached is verified against its recorded digest, not downloaded.
+    """
+    from gpuplane import charts as charts_mod
+
+    root = _charts_root(charts)
+    wanted = charts_mod.plan_charts(_stack_graphs(stack, every, graph))
+    indexes: dict[str, Any] = {}
+    for chart in wanted:
+        try:
+            done = charts_mod.pull(root, chart, indexes)
+        except charts_mod.ChartError as exc:
+            raise _fail(str(exc)) from None
+        out.print(
+            f"{done.state:<7} {chart.label:<36} {done.digest}  {chart.source}",
+            highlight=False,
+            markup=False,
+        )
+    out.print(f"{len(wanted)} charts in {root}", highlight=False, markup=False)
+
+
+@charts_app.command("list")
+def charts_list(
+    stack: StackOption = None,
+    every: Annotated[bool, typer.Option("--all", help="Every stack in stacks/.")] = False,
+    graph: GraphOption = None,
+    charts: ChartsOption = None,
+) -> None:
+    """What the chart cache holds of the stack's pinned charts, and what is missing.
+
+    Exit 0 when every chart is cached and matches its digest, 1 otherwise.
+    """
+    from gpuplane import charts as charts_mod
+
+    root = _charts_root(charts)
+    wanted = charts_mod.plan_charts(_stack_graphs(stack, every, graph))
+    states = [charts_mod.status(root, chart) for chart in wanted]
+    for found in states:
+        out.print(
+            f"{found.state:<8} {found.chart.label:<36} {found.digest or '-':<72} "
+            f"{found.chart.source}",
+            highlight=False,
+            markup=False,
+        )
+    bad = [s for s in states if s.state != "cached"]
+    out.print(
+        f"{len(states) - len(bad)} of {len(states)} charts cached in {root}"
+        + ("; `gpuplane charts pull` fetches the rest" if bad else ""),
+        highlight=False,
+        markup=False,
+    )
+    if bad:
+        raise typer.Exit(EXIT_FAILED)
+
+
+class RenderFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+def _render_stack(planned: ResourceGraph, charts: Path | None, graph: Path | None = None) -> Any:
+    """The stack's render (a render.StackRender); a missing or broken chart exits 2."""
+    from gpuplane import charts as charts_mod
+    from gpuplane import render as render_mod
+
+    try:
+        return render_mod.render_stack(
+            planned,
+            charts_root=_charts_root(charts),
+            pull_hint=_pull_hint(planned.stack, charts, graph),
+            project_dir=_project_dir(),
+        )
+    except (charts_mod.ChartError, render_mod.RenderError) as exc:
+        raise _fail(f"stack {planned.stack}: {exc}") from None
+
+
+@app.command("render")
+def render_command(
+    stack: StackOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write one file per release (and the stack's own) here."
+        ),
+    ] = None,
+    fmt: Annotated[
+        RenderFormat, typer.Option("--format", "-f", help="yaml or json.")
+    ] = RenderFormat.yaml,
+    graph: GraphOption = None,
+    charts: ChartsOption = None,
+) -> None:
+    """Every object the stack installs: its own, and each Helm release rendered offline.
+
+    `helm template` for the whole platform, from the chart cache (`gpuplane charts pull`).
+    With --output: one file per release and a summary (kinds, images) on stdout; without:
+    every object on stdout and the summary on stderr.
+    """
+    from gpuplane import render as render_mod
+
+    planned, _ = _load_graph(stack, None, graph)
+    result = _render_stack(planned, charts, graph)
+    if output is None:
+        sys.stdout.write(render_mod.stream(result, fmt.value))
+        sys.stderr.write(render_mod.summary_text(result))
+        return
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in render_mod.files(result, fmt.value).items():
+            (output / name).write_text(text, encoding="utf-8")
+            written.append(output / name)
+    except OSError as exc:
+        raise _fail(f"--output {output}: {exc.strerror}") from None
+    sys.stdout.write(render_mod.summary_text(result, written))
 
 
 @app.callback()

@@ -15,12 +15,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpuplane.check import check
+from gpuplane.check import Violation, check
 from gpuplane.cost import cost
 from gpuplane.estimate import estimate
 from gpuplane.graph import SECRET, ResourceGraph
@@ -270,7 +270,12 @@ def _brief(resource: Any) -> dict[str, str]:
     return {"urn": resource.urn, "type": resource.type, "name": resource.name}
 
 
-def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> Diff:
+def compare(
+    base: ResourceGraph | None,
+    head: ResourceGraph,
+    base_ref: str,
+    violations: Callable[[ResourceGraph], list[Violation]] | None = None,
+) -> Diff:
     """What changes from `base` (None: the stack is new) to `head`."""
     base = base or ResourceGraph(project=head.project, stack=head.stack)
     diff = Diff(stack=head.stack, base_ref=base_ref)
@@ -319,7 +324,7 @@ def compare(base: ResourceGraph | None, head: ResourceGraph, base_ref: str) -> D
                 "urn": v.urn,
                 "message": v.message,
             }
-            for v in check(graph).violations
+            for v in (violations(graph) if violations else check(graph).violations)
         }
 
     old_v, new_v = keyed(base), keyed(head)

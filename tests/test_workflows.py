@@ -165,3 +165,18 @@ def test_cloud_credentials_come_from_oidc_only() -> None:
             assert long_lived not in text, (path.name, long_lived)
     for name in ("preview.yml", "pulumi-up.yml"):
         assert _load(name)["permissions"]["id-token"] == "write"
+
+
+def test_pull_requests_check_what_the_charts_render() -> None:
+    steps = _load("pull-request.yml")["jobs"]["policy"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    install = next(i for i, run in enumerate(runs) if "pip install" in run)
+    pull = next(i for i, run in enumerate(runs) if "gpuplane charts pull --all" in run)
+    check = next(i for i, run in enumerate(runs) if "gpuplane check" in run)
+    assert "'.[render]'" in runs[install]
+    assert install < pull < check
+    # Both the SARIF and the PR comment come from the rendering check.
+    lines = [line for line in runs[check].splitlines() if "gpuplane check" in line]
+    assert len(lines) == 2 and all("--render" in line for line in lines)
+    assert any("--format sarif" in line for line in lines)
+    assert any("--format markdown" in line for line in lines)
