@@ -387,3 +387,49 @@ def test_check_render_names_release_and_object_in_every_format(
     bad = runner.invoke(app, ["check", "--graph", str(graph), "--render", "--charts", str(cache)])
     assert bad.exit_code == 2
     assert "values.schema.json" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+PROBE = """
+import atexit, sys
+report, hide, *args = sys.argv[1:]
+if hide:
+    sys.modules["helm_python"] = None  # as when the render extra is not installed
+atexit.register(lambda: open(report, "w").write(str("helm_python" in sys.modules
+                                                    and sys.modules["helm_python"] is not None)))
+sys.argv = ["gpuplane", *args]
+from gpuplane.cli import main
+main()
+"""
+
+
+def _probe(tmp_path: Path, *args: str, hide: bool = False) -> tuple[Any, bool]:
+    import subprocess
+    import sys
+
+    report = tmp_path / "helm-loaded"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(report), "1" if hide else "", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result, report.read_text() == "True"
+
+
+def test_only_the_rendering_commands_import_the_helm_sdk(
+    repo: Path, cache: Path, tmp_path: Path, write_graph: Callable[..., Path]
+) -> None:
+    graph = str(write_graph(release(repo)))
+    result, loaded = _probe(tmp_path, "check", "--graph", graph)
+    assert result.returncode == 1, result.stderr  # the file:// repository is refused
+    assert not loaded
+    pulled(repo, cache)
+    result, loaded = _probe(tmp_path, "render", "--graph", graph, "--charts", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert loaded
+    # Without the extra: one line naming it, exit 2.
+    result, _ = _probe(tmp_path, "render", "--graph", graph, "--charts", str(cache), hide=True)
+    assert result.returncode == 2
+    assert "pip install 'gpuplane[render]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
