@@ -433,3 +433,29 @@ def test_only_the_rendering_commands_import_the_helm_sdk(
     assert result.returncode == 2
     assert "pip install 'gpuplane[render]'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_diff_counts_rendered_findings_new_and_fixed(repo: Path, cache: Path) -> None:
+    """What `diff --render` hands diff.compare: the rendered findings of each side."""
+    from gpuplane import diff
+    from gpuplane.check import check
+    from gpuplane.render_check import check_rendered
+
+    pulled(repo, cache)
+    base = graph_of(release(repo, {"hpa": {"minReplicas": 2}}))
+    head = graph_of(release(repo))  # back to one replica at rest: the PDB blocks drains
+
+    def violations(graph: ResourceGraph) -> list[Any]:
+        rendered = render.render_stack(graph, charts_root=cache, pull_hint="pull")
+        return check(graph).violations + check_rendered(rendered, graph)
+
+    result = diff.compare(base, head, "base", violations)
+    assert [v["id"] for v in result.violations["new"]] == ["GP-RND-003"]
+    urn = result.violations["new"][0]["urn"]
+    assert urn.startswith(base.named("demo-release").urn)  # the release, then the object
+    assert urn.endswith("::demo/PodDisruptionBudget/demo-gpudemo")
+    assert result.violations["fixed"] == []
+    back = diff.compare(head, base, "head", violations)
+    assert [v["id"] for v in back.violations["fixed"]] == ["GP-RND-003"]
+    # Without the renderer, the same change shows no policy difference.
+    assert diff.compare(base, head, "base").violations == {"new": [], "fixed": []}
