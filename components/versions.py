@@ -169,6 +169,9 @@ CHARTS: dict[str, Chart] = {
 # moves back to docker.io); gpuplane sets the hub explicitly and the policy
 # pack's default allowedRegistries names it.
 ISTIO_HUB = "docker.io/istio"
+# The metrics proxy beside KServe's controller, pinned here rather than left to the
+# chart default (the same image, quay.io/brancz is its upstream registry).
+KSERVE_RBAC_PROXY_IMAGE = "quay.io/brancz/kube-rbac-proxy:v0.18.0"
 
 # EKS managed add-ons, pinned. kube-proxy and CoreDNS follow the Kubernetes minor
 # (AWS's add-on version tables); the others span several minors. Check with

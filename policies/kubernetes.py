@@ -102,6 +102,11 @@ DEFAULT_REGISTRIES = [
     "nvcr.io/nvidia/",
     "public.ecr.aws/karpenter/",
     "mcr.microsoft.com/",
+    # Grafana and its dashboard sidecar (kube-prometheus-stack), and the metrics
+    # proxy beside KServe's controller: their projects publish nowhere else.
+    "docker.io/grafana/",
+    "quay.io/kiwigrid/",
+    "quay.io/brancz/",
 ]
 # Only the URL schemes KServe's storage initializer reads: these admit any bucket, so a
 # deployment narrows them to its own models bucket through allowedModelPrefixes.

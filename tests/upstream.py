@@ -47,6 +47,7 @@ SUBCHARTS: dict[str, dict[str, Chart]] = {
 
 
 RENDERED = UPSTREAM / "rendered"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def require_upstream() -> None:
@@ -65,7 +66,8 @@ def _rendered_index() -> tuple[dict[str, Any], ...]:
 def _load_all(paths: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     objects: list[dict[str, Any]] = []
     for path in paths:
-        objects.extend(o for o in yaml.safe_load_all((RENDERED / path).read_text()) if o)
+        text = (RENDERED / path).read_text()
+        objects.extend(o for o in yaml.load_all(text, Loader=_LOADER) if o)
     return tuple(objects)
 
 

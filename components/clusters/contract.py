@@ -145,6 +145,8 @@ class ClusterSpec(TypedDict):
     metrics_server: NotRequired[bool]
     """Whether the metrics API is served, so HorizontalPodAutoscalers can act.
     Default false."""
+    dns: NotRequired[Literal["coredns", "kube-dns"]]
+    """The cluster DNS Prometheus scrapes (GKE runs kube-dns). Default coredns."""
     model_identity: NotRequired[ModelIdentity]
     """Cloud identity of the models ServiceAccount. Default: none (static keys)."""
     gpu_node_os: NotRequired[str]
@@ -258,6 +260,8 @@ class Cluster:
     """The cloud runs the control plane and hides its components from Prometheus."""
     metrics_server: bool = False
     """Whether the metrics API is served, so HorizontalPodAutoscalers can act."""
+    dns: Literal["coredns", "kube-dns"] = "coredns"
+    """The cluster DNS Prometheus scrapes (GKE runs kube-dns)."""
 
     @property
     def kube_proxy(self) -> bool:
@@ -286,6 +290,7 @@ class Cluster:
         spec["dataplane"] = PodNetwork(self.dataplane)
         spec["managed_control_plane"] = self.managed_control_plane
         spec["metrics_server"] = self.metrics_server
+        spec["dns"] = self.dns
         if self.empty_gpu_node_delay is not None:
             spec["empty_gpu_node_delay"] = self.empty_gpu_node_delay
         identity = self.workload_identity

@@ -362,6 +362,7 @@ class GkeCluster(pulumi.ComponentResource):
             dataplane="gke-dataplane-v2",
             managed_control_plane=True,
             metrics_server=True,  # GKE runs metrics-server itself
+            dns="kube-dns",
             workload_identity=WorkloadIdentity(
                 service_account_annotations={"iam.gke.io/gcp-service-account": models.email},
                 storage_uri_prefix=models.uri_prefix,

@@ -58,13 +58,15 @@ def release(
     depends_on: Sequence[pulumi.Resource] = (),
     timeout: int = DEFAULT_TIMEOUT,
     skip_crds: bool = False,
+    postrender: str | None = None,
 ) -> k8s.helm.v3.Release:
     """A Helm release pinned to the exact version in versions.py, waiting for readiness.
 
     `skip_await` stays off and jobs are awaited, so anything that depends on the
     release starts only once its webhooks and controllers are up. `namespace` is
     a Namespace the release waits for, or the name of one that always exists
-    (kube-system). `skip_crds` is for charts whose CRDs come from their own release.
+    (kube-system). `skip_crds` is for charts whose CRDs come from their own release;
+    `postrender` is the path of a Helm post-renderer for what values cannot reach.
     """
     pinned = CHARTS[chart]
     after = [namespace] if isinstance(namespace, k8s.core.v1.Namespace) else []
@@ -79,6 +81,7 @@ def release(
         values=dict(values),
         skip_crds=skip_crds,
         timeout=timeout,
+        postrender=postrender,
         wait_for_jobs=True,
         atomic=True,
         cleanup_on_fail=True,

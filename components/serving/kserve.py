@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -12,9 +13,17 @@ from gpuplane.components.clusters.contract import (
     WorkloadIdentity,
 )
 from gpuplane.components.serving.common import namespace, release
+from gpuplane.components.versions import KSERVE_RBAC_PROXY_IMAGE
 
 NAMESPACE = "kserve"
 LOCAL_GATEWAY_SERVICE = "knative-local-gateway.istio-system.svc.cluster.local"
+# kube-rbac-proxy's --v=10 (hard-coded in the chart) logs request headers, bearer
+# tokens included: this post-renderer sets --v=0 (postrender/rbac-proxy-quiet).
+RBAC_PROXY_POSTRENDER = str(Path(__file__).parent / "postrender" / "rbac-proxy-quiet")
+# The standard ClusterServingRuntimes the platform does not offer: their images come
+# from registries outside the pack's allow-list, or float (vllm/vllm-openai:latest).
+# LLMs are served by the Hugging Face runtime, whose GPU image carries vLLM.
+DISABLED_RUNTIMES = ("tensorflow", "mlserver", "torchserve", "vllmserver")
 # Namespaces whose pods reach InferenceService pods: the ingress gateway, the
 # Knative activator and autoscaler, and Prometheus.
 PLATFORM_NAMESPACES = ("istio-system", "knative-serving", "monitoring")
@@ -83,6 +92,7 @@ class KServe(pulumi.ComponentResource):
                 "kserve": {
                     "controller": {
                         "deploymentMode": "Knative",
+                        "rbacProxyImage": KSERVE_RBAC_PROXY_IMAGE,
                         "gateway": {
                             "domain": args.domain,
                             "ingressGateway": {
@@ -97,6 +107,7 @@ class KServe(pulumi.ComponentResource):
                 },
             },
             depends_on=[self.crds, *args.after],
+            postrender=RBAC_PROXY_POSTRENDER,
             **common,
         )
         # ClusterServingRuntimes pass the controller's fail-closed webhook: controller first.
@@ -105,7 +116,14 @@ class KServe(pulumi.ComponentResource):
             chart="kserve-runtime-configs",
             release_name="kserve-runtime-configs",
             namespace=ns,
-            values={"kserve": {"servingruntime": {"enabled": True}}},
+            values={
+                "kserve": {
+                    "servingruntime": {
+                        "enabled": True,
+                        **{runtime: {"disabled": True} for runtime in DISABLED_RUNTIMES},
+                    }
+                }
+            },
             depends_on=[self.controller],
             **common,
         )

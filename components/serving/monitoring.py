@@ -6,7 +6,7 @@ none, and every monitor and rule waits for the CRD release only.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -26,6 +26,55 @@ DATASOURCE_UID = "prometheus"
 # default label and value) and puts each in the folder its annotation names.
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
 FOLDER_ANNOTATION = "grafana_folder"
+
+
+# kube-prometheus-stack's per-component switches: a Service and ServiceMonitor in
+# kube-system plus that component's alert rules.
+SCRAPE_ALL: Mapping[str, bool] = {
+    "kubeControllerManager": True,
+    "kubeScheduler": True,
+    "kubeEtcd": True,
+    "kubeProxy": True,
+    "coreDns": True,
+    "kubeDns": False,
+}
+# The default rule groups that belong to each switch (absent(up{job=...}) alerts).
+_RULES = {
+    "kubeControllerManager": ("kubeControllerManager",),
+    "kubeScheduler": ("kubeSchedulerAlerting", "kubeSchedulerRecording"),
+    "kubeEtcd": ("etcd",),
+    "kubeProxy": ("kubeProxy",),
+}
+
+
+def control_plane_scrape(*, managed: bool, kube_proxy: bool, dns: str) -> dict[str, bool]:
+    """What Prometheus can reach on this cluster, so nothing healthy alerts.
+
+    Managed control planes (EKS, GKE, AKS) hide the controller manager, scheduler and
+    etcd. kind's kubeadm binds them, and kube-proxy's metrics, to 127.0.0.1 on the
+    node: unreachable, so off too. kube-proxy is scraped only where it runs and
+    listens (EKS); GKE Dataplane V2 and AKS Cilium run none. DNS: CoreDNS, or
+    kube-dns on GKE.
+    """
+    return {
+        # Hidden (managed) or bound to the node's loopback (kind): never reachable.
+        "kubeControllerManager": False,
+        "kubeScheduler": False,
+        "kubeEtcd": False,
+        # kind's kube-proxy serves metrics on 127.0.0.1:10249 only.
+        "kubeProxy": kube_proxy and managed,
+        "coreDns": dns == "coredns",
+        "kubeDns": dns == "kube-dns",
+    }
+
+
+def scrape_values(scrape: Mapping[str, bool]) -> dict[str, Any]:
+    """The kube-prometheus-stack values that switch components and their rules."""
+    values: dict[str, Any] = {key: {"enabled": on} for key, on in scrape.items()}
+    values["defaultRules"] = {
+        "rules": {rule: scrape[key] for key, rules in _RULES.items() for rule in rules}
+    }
+    return values
 
 
 @dataclass(frozen=True)
@@ -54,6 +103,11 @@ class MonitoringArgs:
     custom_resource_state: Mapping[str, Any] | None = None
     """kube-state-metrics CustomResourceStateMetrics config; it may list and watch the
     kinds it names."""
+    scrape: Mapping[str, bool] = field(default_factory=lambda: dict(SCRAPE_ALL))
+    """Which cluster components Prometheus scrapes and alerts on (`control_plane_scrape`)."""
+    cert_manager: pulumi.Resource | None = None
+    """A ready cert-manager: it issues the operator's webhook certificate, so no
+    certificate-generating Job (and its image) is needed."""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -129,6 +183,8 @@ class Monitoring(pulumi.ComponentResource):
                     },
                 },
                 "kube-state-metrics": _state_metrics(args),
+                **scrape_values(args.scrape),
+                "prometheusOperator": _operator_values(args),
                 "prometheus": {
                     "prometheusSpec": {
                         "retention": args.retention,
@@ -139,7 +195,7 @@ class Monitoring(pulumi.ComponentResource):
                     }
                 },
             },
-            depends_on=[secret, self.crds],
+            depends_on=[secret, self.crds, *([args.cert_manager] if args.cert_manager else [])],
             timeout=TIMEOUT,
             **common,
         )
@@ -203,3 +259,11 @@ def _allowlist(args: MonitoringArgs) -> list[str]:
     """kube-state-metrics' `--metric-labels-allowlist` entries (empty kinds left out)."""
     kinds = {"nodes": args.node_labels, "pods": args.pod_labels}
     return [f"{kind}=[{','.join(keys)}]" for kind, keys in kinds.items() if keys]
+
+
+def _operator_values(args: MonitoringArgs) -> dict[str, Any]:
+    """The operator's admission webhook certificate from cert-manager, where installed;
+    otherwise the chart's certificate Jobs (ghcr.io/jkroepke/kube-webhook-certgen)."""
+    if args.cert_manager is None:
+        return {}
+    return {"admissionWebhooks": {"certManager": {"enabled": True}}}

@@ -17,6 +17,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 
 from gpuplane.components.clusters.contract import (
+    KUBE_PROXY,
     MODELS_NAMESPACE,
     MODELS_SERVICE_ACCOUNT,
     ClusterSpec,
@@ -31,7 +32,12 @@ from gpuplane.components.serving.cert_manager import CertManager, CertManagerArg
 from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
 from gpuplane.components.serving.kserve import KServe, KServeArgs
-from gpuplane.components.serving.monitoring import Monitoring, MonitoringArgs, Target
+from gpuplane.components.serving.monitoring import (
+    Monitoring,
+    MonitoringArgs,
+    Target,
+    control_plane_scrape,
+)
 from gpuplane.components.serving.observability import Observability, ObservabilityArgs
 from gpuplane.components.serving.series import POD_LABEL_KEYS, node_label_keys
 from gpuplane.components.serving.settings import (
@@ -322,6 +328,12 @@ class ServingStack(pulumi.ComponentResource):
                     node_labels=node_label_keys(pools),
                     pod_labels=POD_LABEL_KEYS,
                     custom_resource_state=alerts.isvc_state_metrics(),
+                    scrape=control_plane_scrape(
+                        managed=bool(spec.get("managed_control_plane", False)),
+                        kube_proxy=KUBE_PROXY[str(spec.get("dataplane", PodNetwork.KIND))],
+                        dns=spec.get("dns", "coredns"),
+                    ),
+                    cert_manager=self.cert_manager.release,
                     depends_on=ready,
                 ),
                 opts=child,

@@ -1,6 +1,7 @@
 """Istio on every shipped stack: CNI per pod network, explicit image hub, replicas."""
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -76,3 +77,17 @@ def test_the_pack_admits_istios_images_from_the_hub_the_platform_sets() -> None:
     assert not any(i.startswith(tuple(DEFAULT_REGISTRIES)) for i in images - moved), (
         "the chart default registry is admitted too: the explicit hub would not be needed"
     )
+
+
+def test_an_existing_cluster_with_a_metrics_api_gets_the_hpas(
+    plan_mapping: Callable[..., ResourceGraph],
+) -> None:
+    graph = plan_mapping(
+        {
+            "gpuplane:cloud": "existing",
+            "gpuplane:existing": {"context": "k3d-gpuplane", "metricsServer": True},
+        }
+    )
+    assert release_named(graph, "istiod").inputs["values"]["autoscaleEnabled"] is True
+    gateway = release_named(graph, "istio-ingressgateway").inputs["values"]
+    assert gateway["autoscaling"]["enabled"] is True

@@ -60,6 +60,8 @@ def test_the_local_stack_installs_every_part(local_graph: ResourceGraph) -> None
     [
         # KServe after cert-manager is ready and after Knative (kserve#1893, #2597, #3187).
         ("kserve", "cert-manager"),
+        # The Prometheus operator's webhook certificate comes from cert-manager.
+        ("kube-prometheus-stack", "cert-manager"),
         ("kserve", "KnativeServing/knative-serving"),
         ("kserve", "kserve-crd"),
         ("kserve-runtime-configs", "kserve"),
@@ -90,7 +92,8 @@ def test_install_order_mirrors_real_dependencies(
         ("cert-manager", ("istio-base", "istiod", "knative-operator", "kube-prometheus-stack")),
         ("istio-base", ("cert-manager", "knative-operator", "kube-prometheus-stack")),
         ("knative-operator", ("istio-base", "cert-manager", "kube-prometheus-stack")),
-        ("kube-prometheus-stack", ("istio-base", "cert-manager", "knative-operator", "kserve")),
+        # It waits for cert-manager only: that issues the operator's webhook certificate.
+        ("kube-prometheus-stack", ("istio-base", "knative-operator", "kserve")),
         ("kserve-crd", ("cert-manager", "istiod", "knative-operator")),
     ],
 )
