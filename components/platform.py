@@ -17,7 +17,7 @@ from gpuplane.components.config import (
 from gpuplane.components.jobs.clouds import cloud_jobs
 from gpuplane.components.jobs.settings import JobQueueConfig
 from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsStackArgs
-from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
+from gpuplane.components.serving.stack import WEBHOOK_PORTS, ServingStack, ServingStackArgs
 
 if TYPE_CHECKING:
     from gpuplane.components.clusters.aws import EksGpuPool
@@ -86,7 +86,7 @@ def _aws(config: PlatformConfig) -> Cluster:
             protect=config.protect,
             log_retention_days=90 if config.is_prod else 30,
             tags={"gpuplane.dev/environment": config.environment},
-            control_plane_ports=CONTROL_PLANE_PORTS if config.jobs_enabled else {},
+            control_plane_ports=_control_plane_ports(config),
         ),
     )
     return component.cluster
@@ -142,7 +142,7 @@ def _gcp(config: PlatformConfig) -> Cluster:
             models_service_account=MODELS_SERVICE_ACCOUNT,
             protect=config.protect,
             labels={"gpuplane-environment": config.environment},
-            control_plane_ports=CONTROL_PLANE_PORTS if config.jobs_enabled else {},
+            control_plane_ports=_control_plane_ports(config),
         ),
     )
     return component.cluster
@@ -228,6 +228,11 @@ def _aks_pool(pool: GpuPoolConfig) -> "AksGpuPool":
         sharing=pool.sharing.strategy,
         sharing_replicas=pool.sharing.replicas,
     )
+
+
+def _control_plane_ports(config: PlatformConfig) -> dict[int, str]:
+    """Node ports the API server calls: the serving stack's webhooks, and the jobs'."""
+    return {**WEBHOOK_PORTS, **(CONTROL_PLANE_PORTS if config.jobs_enabled else {})}
 
 
 _CLUSTERS = {"existing": _existing, "aws": _aws, "gcp": _gcp, "azure": _azure}

@@ -42,14 +42,13 @@ except ModuleNotFoundError as exc:
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 
-# Ports the control plane must reach on nodes, and why. Every admission or
-# conversion webhook the platform installs listens on one of these (pod target
-# ports: the API server calls the pod IP directly). Karpenter 1.14 has none.
-WEBHOOK_PORTS: Mapping[int, str] = {
-    10250: "kubelet; cert-manager webhook; prometheus-operator admission webhook",
-    15017: "istiod sidecar injection and config validation",
-    9443: "KServe webhook server",
-    8443: "Knative Serving and net-istio webhooks; Knative operator conversion",
+# Ports the control plane reaches on nodes for the cluster itself; the platform's
+# webhook ports come in through `control_plane_ports`. Karpenter 1.14 has no webhook.
+CLUSTER_PORTS: Mapping[int, str] = {
+    10250: "kubelet",
+    # The metrics-server add-on's APIService (metrics.k8s.io) targets its pods here
+    # (AWS's add-on serves on 10251, not the upstream chart's 10250).
+    10251: "metrics-server add-on (metrics.k8s.io)",
 }
 AUTO_MODE_CLUSTER_POLICIES = (
     "AmazonEKSComputePolicy",
@@ -108,8 +107,8 @@ class EksClusterArgs:
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
     control_plane_ports: Mapping[int, str] = field(default_factory=dict)
-    """More node ports the control plane calls (aggregated APIs such as KEDA's metrics
-    server), beyond the platform's webhook ports; default none."""
+    """Node ports the control plane calls: the serving stack's webhooks and aggregated
+    APIs (such as KEDA's metrics server), from the platform; default none."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +237,7 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
         )
         control_plane_sg, node_sg, sg_rules = self._security_groups(
-            name, net.vpc.id, tags, {**WEBHOOK_PORTS, **args.control_plane_ports}
+            name, net.vpc.id, tags, {**CLUSTER_PORTS, **args.control_plane_ports}
         )
 
         node_role, node_grants = role(

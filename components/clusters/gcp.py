@@ -24,14 +24,6 @@ try:
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "gpuplane.components.clusters.gcp") from None
 
-# Ports the control plane calls on nodes beyond the 443/10250 GKE opens itself:
-# every admission or conversion webhook the platform installs.
-WEBHOOK_PORTS: Mapping[int, str] = {
-    15017: "istiod sidecar injection and config validation",
-    9443: "KServe webhook server",
-    8443: "Knative Serving and net-istio webhooks; Knative operator conversion",
-    10250: "cert-manager webhook; prometheus-operator admission webhook",
-}
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
@@ -81,8 +73,8 @@ class GkeClusterArgs:
     protect: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     control_plane_ports: Mapping[int, str] = field(default_factory=dict)
-    """More node ports the control plane calls (aggregated APIs such as KEDA's metrics
-    server), beyond the platform's webhook ports; default none."""
+    """Node ports the control plane calls: the serving stack's webhooks and aggregated
+    APIs (such as KEDA's metrics server), from the platform; default none."""
 
 
 def kubeconfig(
@@ -309,9 +301,7 @@ class GkeCluster(pulumi.ComponentResource):
             allows=[
                 {
                     "protocol": "tcp",
-                    "ports": [
-                        str(p) for p in sorted({**WEBHOOK_PORTS, **args.control_plane_ports})
-                    ],
+                    "ports": [str(p) for p in sorted(args.control_plane_ports)],
                 }
             ],
             opts=child,

@@ -8,6 +8,8 @@ import pulumi_kubernetes as k8s
 from gpuplane.components.serving.common import custom_resource, namespace, release
 
 NAMESPACE = "cert-manager"
+# The webhook's listening port (webhook.securePort; the Service targets it by name).
+WEBHOOK_PORT = 10250
 SELF_SIGNED_ISSUER = "gpuplane-selfsigned"
 ACME_ISSUER = "gpuplane-letsencrypt"
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
@@ -58,6 +60,7 @@ class CertManager(pulumi.ComponentResource):
                 "podDisruptionBudget": {"enabled": False},
                 "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
                 "startupapicheck": {"enabled": True},
+                "webhook": {"securePort": WEBHOOK_PORT},
             },
             parent=self,
             provider=args.provider,

@@ -16,6 +16,8 @@ NAMESPACE = "istio-system"
 # and NET_ADMIN/SYS_ADMIN, so it runs in the one privileged namespace of the mesh.
 CNI_NAMESPACE = "istio-cni"
 GATEWAY_RELEASE = "istio-ingressgateway"
+# istiod's webhooks: Service istiod 443 -> targetPort 15017 (fixed in the chart).
+WEBHOOK_PORT = 15017
 # The gateway chart labels its pods `istio: <release name without "istio-">`;
 # Knative's knative-ingress-gateway selects them by this label.
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}

@@ -16,6 +16,8 @@ from gpuplane.components.serving.settings import (
 )
 
 OPERATOR_NAMESPACE = "knative-operator"
+# Knative Serving's, net-istio's and the operator's webhooks: Service 443 -> 8443.
+WEBHOOK_PORT = 8443
 NAMESPACE = "knative-serving"
 # Only the activator (which proxies to revisions) and the autoscaler (which scrapes
 # queue-proxies) must talk to STRICT-mTLS pods: they join the mesh. The API server

@@ -16,6 +16,8 @@ import pulumi_random as random
 from gpuplane.components.serving.common import custom_resource, namespace, release
 
 NAMESPACE = "monitoring"
+# The operator's admission webhook listens here (prometheusOperator.tls.internalPort).
+OPERATOR_WEBHOOK_PORT = 10250
 GRAFANA_SECRET = "grafana-admin"
 # kube-prometheus-stack waits on CRDs and several controllers on a cold cluster.
 TIMEOUT = 900
@@ -184,7 +186,10 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 "kube-state-metrics": _state_metrics(args),
                 **scrape_values(args.scrape),
-                "prometheusOperator": _operator_values(args),
+                "prometheusOperator": {
+                    "tls": {"internalPort": OPERATOR_WEBHOOK_PORT},
+                    **_operator_values(args),
+                },
                 "prometheus": {
                     "prometheusSpec": {
                         "retention": args.retention,

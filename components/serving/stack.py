@@ -12,6 +12,7 @@ install in parallel:
                              +-> ServiceMonitors / PodMonitors / rules, dcgm-exporter
 """
 
+from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -28,11 +29,16 @@ from gpuplane.components.clusters.contract import (
 from gpuplane.components.naming import type_token
 from gpuplane.components.rules import check, duration_seconds, python_key, unknown_keys
 from gpuplane.components.serving import alerts, gpu
+from gpuplane.components.serving.cert_manager import WEBHOOK_PORT as CERT_MANAGER_WEBHOOK_PORT
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
+from gpuplane.components.serving.istio import WEBHOOK_PORT as ISTIOD_WEBHOOK_PORT
 from gpuplane.components.serving.istio import Istio, IstioArgs
+from gpuplane.components.serving.knative import WEBHOOK_PORT as KNATIVE_WEBHOOK_PORT
 from gpuplane.components.serving.knative import Knative, KnativeArgs
+from gpuplane.components.serving.kserve import WEBHOOK_PORT as KSERVE_WEBHOOK_PORT
 from gpuplane.components.serving.kserve import KServe, KServeArgs
 from gpuplane.components.serving.monitoring import (
+    OPERATOR_WEBHOOK_PORT,
     Monitoring,
     MonitoringArgs,
     Target,
@@ -52,6 +58,17 @@ from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
 from gpuplane.cost import price_sheet
 
 DEFAULT_DOMAIN = "example.com"
+# The node ports the API server calls for the stack's admission and conversion webhooks
+# (webhook configuration -> Service -> targetPort -> container port; the API server
+# reaches the pod directly). tests/components/serving/test_rendered.py derives the
+# same set from the rendered charts and operator manifests, and fails on a missing one.
+WEBHOOK_PORTS: Mapping[int, str] = {
+    ISTIOD_WEBHOOK_PORT: "istiod sidecar injection and config validation",
+    KSERVE_WEBHOOK_PORT: "KServe webhook server",
+    KNATIVE_WEBHOOK_PORT: "Knative Serving and net-istio webhooks; Knative operator conversion",
+    CERT_MANAGER_WEBHOOK_PORT: "cert-manager webhook",
+    OPERATOR_WEBHOOK_PORT: "prometheus-operator admission webhook",
+}
 
 
 def monitor_targets() -> list[Target]:

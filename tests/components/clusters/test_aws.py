@@ -314,7 +314,8 @@ def test_control_plane_reaches_every_webhook_and_nothing_else(
         for r in graph.by_type(INGRESS_RULE)
         if control_plane_sg in r.property_dependencies.get("referencedSecurityGroupId", ())
     }
-    expected = _webhook_ports_from_upstream() | NON_CHART_VALUE_PORTS
+    # 10251: the metrics-server add-on's APIService (AWS's build serves there).
+    expected = _webhook_ports_from_upstream() | NON_CHART_VALUE_PORTS | {10251}
     assert from_control_plane == expected
     for rule in graph.by_type(INGRESS_RULE):
         assert rule.inputs.get("fromPort") == rule.inputs.get("toPort")

@@ -5,6 +5,7 @@ change what matters here, the test applies that change explicitly (see `_after_v
 and says which value does it; everything else is taken as rendered.
 """
 
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from gpuplane.components import versions
+from gpuplane.components.serving.knative import serving_config
 from gpuplane.components.serving.kserve import RBAC_PROXY_POSTRENDER
 from gpuplane.graph import Resource, ResourceGraph
 from gpuplane.policies.kubernetes import DEFAULT_REGISTRIES
@@ -424,3 +426,246 @@ def test_istiod_and_the_gateway_autoscale_only_where_a_metrics_api_feeds_them(
     # Without an HPA the chart's replica count holds instead.
     replicas = 2 if stack.endswith("-prod") else 1
     assert istiod["replicaCount"] == gateway["replicaCount"] == replicas
+
+
+# --- control-plane ports, derived from the webhook configurations --------------------
+
+
+def _webhook_calls(objects: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
+    """(namespace, Service, port) of every admission webhook, APIService and CRD
+    conversion webhook the objects declare."""
+    calls = set()
+    for obj in objects:
+        kind, refs = obj["kind"], []
+        if kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            refs = [w["clientConfig"].get("service") for w in obj.get("webhooks", [])]
+        elif kind == "APIService":
+            refs = [obj["spec"].get("service")]
+        elif kind == "CustomResourceDefinition":
+            webhook = obj["spec"].get("conversion", {}).get("webhook", {})
+            refs = [webhook.get("clientConfig", {}).get("service")]
+        calls.update((r["namespace"], r["name"], int(r.get("port", 443))) for r in refs if r)
+    return calls
+
+
+def _webhook_node_ports(graph: ResourceGraph) -> dict[int, str]:
+    """The pod ports the API server calls, from the rendered charts (in each release's
+    namespace) and the Knative Operator's manifests: webhook -> Service -> targetPort
+    -> container port."""
+    objects: list[dict[str, Any]] = []
+    for release in graph.by_type(RELEASE):
+        namespace = release.inputs["namespace"]
+        for obj in _rendered(release):
+            meta = {**obj["metadata"]}
+            if "namespace" in meta:
+                meta["namespace"] = namespace
+            objects.append({**obj, "metadata": meta})
+    serving = next(r for r in graph if r.type.endswith(":KnativeServing")).inputs["spec"]
+    for name in ("knative-serving", "net-istio"):
+        objects.extend(operator_bundle(name, serving["version"]))
+    services = {
+        (o["metadata"].get("namespace"), o["metadata"]["name"]): o
+        for o in objects
+        if o["kind"] == "Service"
+    }
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "DaemonSet", "StatefulSet")]
+    ports: dict[int, str] = {}
+    for namespace, name, port in sorted(_webhook_calls(objects)):
+        service = services[namespace, name]
+        for entry in service["spec"]["ports"]:
+            if entry["port"] != port:
+                continue
+            target = entry.get("targetPort", port)
+            if isinstance(target, int):
+                ports[target] = f"{namespace}/{name}"
+                continue
+            for workload in workloads:
+                template = workload["spec"]["template"]
+                if workload["metadata"].get("namespace") == namespace and _matches(
+                    {"matchLabels": service["spec"]["selector"]},
+                    template["metadata"].get("labels", {}),
+                ):
+                    for container in template["spec"]["containers"]:
+                        for p in container.get("ports", []):
+                            if p.get("name") == target:
+                                ports[p["containerPort"]] = f"{namespace}/{name}"
+    return ports
+
+
+def _opened(graph: ResourceGraph, stack: str) -> set[int]:
+    if stack.startswith("gcp"):
+        firewalls = graph.by_type("gcp:compute/firewall:Firewall")
+        return {int(p) for f in firewalls for a in f.inputs["allows"] for p in a["ports"]}
+    rules = graph.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    return {r.inputs["fromPort"] for r in rules if r.inputs.get("fromPort") is not None}
+
+
+@pytest.mark.parametrize("stack", ("aws-dev", "aws-prod", "gcp-dev", "gcp-prod"))
+def test_the_control_plane_reaches_every_webhook_port(
+    stack_graphs: dict[str, ResourceGraph], stack: str
+) -> None:
+    graph = stack_graphs[stack]
+    derived = _webhook_node_ports(graph)
+    # istiod, KServe, Knative, cert-manager / prometheus-operator, as rendered.
+    assert {15017, 9443, 8443, 10250} <= set(derived)
+    missing = {port: why for port, why in derived.items() if port not in _opened(graph, stack)}
+    assert missing == {}
+
+
+def test_a_closed_webhook_port_is_caught(stack_graphs: dict[str, ResourceGraph]) -> None:
+    graph = stack_graphs["gcp-dev"]
+    derived = _webhook_node_ports(graph)
+    opened = _opened(graph, "gcp-dev") - {15017}
+    assert {p for p in derived if p not in opened} == {15017}
+
+
+def _config_maps(version: str) -> dict[str, dict[str, Any]]:
+    bundle = operator_bundle("knative-serving", version)
+    return {o["metadata"]["name"]: o for o in bundle if o["kind"] == "ConfigMap"}
+
+
+def test_every_knative_setting_is_a_key_of_its_config_map_in_the_pinned_release() -> None:
+    """Knative documents each key, with its default, in the ConfigMap's `_example`."""
+    config_maps = _config_maps(versions.KNATIVE_SERVING)
+    for name, settings in serving_config({}, "example.com").items():
+        assert f"config-{name}" in config_maps, name
+        if name == "domain":  # keys are the domains themselves
+            continue
+        example = config_maps[f"config-{name}"]["data"]["_example"]
+        for key in settings:
+            assert re.search(rf"^{re.escape(key)}:", example, re.M), (name, key)
+
+
+def test_metrics_protocol_is_one_knative_accepts() -> None:
+    example = _config_maps(versions.KNATIVE_SERVING)["config-observability"]["data"]["_example"]
+    supported = re.findall(r"'([\w/]+)'", example[example.index("It supports") :].splitlines()[0])
+    observability = serving_config({}, "example.com")["observability"]
+    assert "prometheus" in supported and observability["metrics-protocol"] in supported
+
+
+# --- Pod Security: each namespace's enforce level admits what lands there -----------
+
+_BASELINE_CAPS = {
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+}
+_RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def _pod_security_problems(template: dict[str, Any], level: str) -> list[str]:
+    """What Pod Security Admission's `level` refuses in a pod template (the checks of
+    the Pod Security Standards that charts can trip)."""
+    if level == "privileged":
+        return []
+    spec, meta = template["spec"], template.get("metadata", {})
+    containers = [*spec.get("initContainers", []), *spec["containers"]]
+    problems = []
+    for host in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(host):
+            problems.append(host)
+    if any("hostPath" in v for v in spec.get("volumes", [])):
+        problems.append("hostPath volume")
+    for key, value in meta.get("annotations", {}).items():
+        if (
+            key.startswith("container.apparmor.security.beta.kubernetes.io/")
+            and value == "unconfined"
+        ):
+            problems.append(f"AppArmor unconfined ({key})")
+    pod_sc = spec.get("securityContext", {})
+    for c in containers:
+        sc = c.get("securityContext", {})
+        name = c["name"]
+        if sc.get("privileged"):
+            problems.append(f"{name}: privileged")
+        added = set(sc.get("capabilities", {}).get("add", []))
+        if added - _BASELINE_CAPS:
+            problems.append(f"{name}: adds {sorted(added - _BASELINE_CAPS)}")
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            problems.append(f"{name}: hostPort")
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+        if seccomp == "Unconfined":
+            problems.append(f"{name}: seccomp Unconfined")
+        if level != "restricted":
+            continue
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation not false")
+        if not sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")):
+            problems.append(f"{name}: runAsNonRoot not true")
+        if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
+            problems.append(f"{name}: runAsUser 0")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: no seccomp profile")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            problems.append(f"{name}: does not drop ALL")
+        if added - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}: adds capabilities")
+    if level == "restricted":
+        for volume in spec.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            if kinds - _RESTRICTED_VOLUMES:
+                problems.append(f"volume {volume['name']}: {sorted(kinds)}")
+    return problems
+
+
+def _name(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return meta.get("name") or meta.get("generateName", "?")
+
+
+def _pod_templates(objects: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    for obj in objects:
+        kind = obj["kind"]
+        if kind in ("Deployment", "DaemonSet", "StatefulSet", "Job"):
+            yield f"{kind}/{_name(obj)}", obj["spec"]["template"]
+        elif kind == "Pod":
+            yield f"Pod/{_name(obj)}", obj
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_namespace_enforces_a_level_its_pods_pass(
+    stack_graphs: dict[str, ResourceGraph], stack: str
+) -> None:
+    graph = stack_graphs[stack]
+    enforce = {
+        r.get("metadata.name"): r.get("metadata.labels")["pod-security.kubernetes.io/enforce"]
+        for r in graph.by_type("kubernetes:core/v1:Namespace")
+    }
+    landing: list[tuple[str, str, dict[str, Any]]] = []
+    for release in graph.by_type(RELEASE):
+        objects = _after_values(release, _rendered(release))
+        for where, template in _pod_templates(objects):
+            landing.append((release.inputs["namespace"], where, template))
+    serving = next(r for r in graph if r.type.endswith(":KnativeServing")).inputs["spec"]
+    for name in ("knative-serving", "net-istio"):
+        for where, template in _pod_templates(operator_bundle(name, serving["version"])):
+            landing.append(("knative-serving", where, template))
+    refused = {
+        f"{namespace} ({enforce[namespace]}): {where}": problems
+        for namespace, where, template in landing
+        if namespace in enforce
+        and (problems := _pod_security_problems(template, enforce[namespace]))
+    }
+    assert refused == {}
+    # The check bites: the CNI agent would be refused anywhere but privileged.
+    cni = next(t for n, w, t in landing if w == "DaemonSet/istio-cni-node")
+    assert _pod_security_problems(cni, "baseline")
