@@ -145,8 +145,8 @@ class ClusterSpec(TypedDict):
     metrics_server: NotRequired[bool]
     """Whether the metrics API is served, so HorizontalPodAutoscalers can act.
     Default false."""
-    dns: NotRequired[Literal["coredns", "kube-dns"]]
-    """The cluster DNS Prometheus scrapes (GKE runs kube-dns). Default coredns."""
+    dns: NotRequired[str]
+    """The cluster DNS Prometheus scrapes: coredns, or kube-dns (GKE). Default coredns."""
     model_identity: NotRequired[ModelIdentity]
     """Cloud identity of the models ServiceAccount. Default: none (static keys)."""
     gpu_node_os: NotRequired[str]

@@ -5,6 +5,7 @@ change what matters here, the test applies that change explicitly (see `_after_v
 and says which value does it; everything else is taken as rendered.
 """
 
+import asyncio
 import re
 import subprocess
 from collections.abc import Iterator
@@ -519,6 +520,12 @@ def test_a_closed_webhook_port_is_caught(stack_graphs: dict[str, ResourceGraph])
     assert {p for p in derived if p not in opened} == {15017}
 
 
+def _knative_config() -> dict[str, Any]:
+    """The KnativeServing `spec.config` the platform sets (Pulumi's Output needs a loop)."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    return serving_config({}, "example.com")
+
+
 def _config_maps(version: str) -> dict[str, dict[str, Any]]:
     bundle = operator_bundle("knative-serving", version)
     return {o["metadata"]["name"]: o for o in bundle if o["kind"] == "ConfigMap"}
@@ -527,7 +534,7 @@ def _config_maps(version: str) -> dict[str, dict[str, Any]]:
 def test_every_knative_setting_is_a_key_of_its_config_map_in_the_pinned_release() -> None:
     """Knative documents each key, with its default, in the ConfigMap's `_example`."""
     config_maps = _config_maps(versions.KNATIVE_SERVING)
-    for name, settings in serving_config({}, "example.com").items():
+    for name, settings in _knative_config().items():
         assert f"config-{name}" in config_maps, name
         if name == "domain":  # keys are the domains themselves
             continue
@@ -539,7 +546,7 @@ def test_every_knative_setting_is_a_key_of_its_config_map_in_the_pinned_release(
 def test_metrics_protocol_is_one_knative_accepts() -> None:
     example = _config_maps(versions.KNATIVE_SERVING)["config-observability"]["data"]["_example"]
     supported = re.findall(r"'([\w/]+)'", example[example.index("It supports") :].splitlines()[0])
-    observability = serving_config({}, "example.com")["observability"]
+    observability = _knative_config()["observability"]
     assert "prometheus" in supported and observability["metrics-protocol"] in supported
 
 
