@@ -21,7 +21,22 @@ LOCAL_GATEWAY_SERVICE = "knative-local-gateway.istio-system.svc.cluster.local"
 WEBHOOK_PORT = 9443
 # kube-rbac-proxy's --v=10 (hard-coded in the chart) logs request headers, bearer
 # tokens included: this post-renderer sets --v=0 (postrender/rbac-proxy-quiet).
-RBAC_PROXY_POSTRENDER = str(Path(__file__).parent / "postrender" / "rbac-proxy-quiet")
+RBAC_PROXY_POSTRENDER_FILE = Path(__file__).parent / "postrender" / "rbac-proxy-quiet"
+
+
+def _postrender_path(script: Path) -> str:
+    """The post-renderer as Helm is handed it. In this repository (a Pulumi.yaml above the
+    script), relative to the project root, where `pulumi up` runs the provider, so the
+    Release's inputs are the same from every checkout; absolute otherwise (an installed
+    library)."""
+    script = script.resolve()
+    for root in script.parents:
+        if (root / "Pulumi.yaml").is_file():
+            return str(script.relative_to(root))
+    return str(script)
+
+
+RBAC_PROXY_POSTRENDER = _postrender_path(RBAC_PROXY_POSTRENDER_FILE)
 # The standard ClusterServingRuntimes the platform does not offer: their images come
 # from registries outside the pack's allow-list, or float (vllm/vllm-openai:latest).
 # LLMs are served by the Hugging Face runtime, whose GPU image carries vLLM.

@@ -16,7 +16,7 @@ import yaml
 
 from gpuplane.components import versions
 from gpuplane.components.serving.knative import serving_config
-from gpuplane.components.serving.kserve import RBAC_PROXY_POSTRENDER
+from gpuplane.components.serving.kserve import RBAC_PROXY_POSTRENDER, RBAC_PROXY_POSTRENDER_FILE
 from gpuplane.graph import Resource, ResourceGraph
 from gpuplane.policies.kubernetes import DEFAULT_REGISTRIES
 from tests.helpers import RELEASE, release_named
@@ -144,7 +144,11 @@ def test_kube_rbac_proxy_runs_at_a_verbosity_that_logs_no_headers(
     objects = rendered_objects("kserve-resources", versions.CHARTS["kserve"].version)
     manifest = yaml.safe_dump_all(list(objects), sort_keys=False)
     result = subprocess.run(
-        [RBAC_PROXY_POSTRENDER], input=manifest, capture_output=True, text=True, check=True
+        [str(RBAC_PROXY_POSTRENDER_FILE)],
+        input=manifest,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     after = list(yaml.safe_load_all(result.stdout))
     proxies = [
