@@ -24,6 +24,7 @@ from tests.upstream import (
     chart_for_reference,
     missing_upstream,
     releases_missing_upstream,
+    require_upstream,
     validate_custom_resource,
     values_schema,
 )
@@ -152,6 +153,7 @@ def test_every_values_key_exists_upstream(local_graph: ResourceGraph) -> None:
 
 
 def test_values_validate_against_upstream_schemas(local_graph: ResourceGraph) -> None:
+    require_upstream()
     checked = 0
     for resource in local_graph.by_type(RELEASE):
         _, chart = chart_for_reference(resource.inputs["chart"], resource.inputs["version"])
