@@ -17,6 +17,7 @@ Every refusal is an `InputError` whose message starts with the file (and line).
 Values quoted in messages are cut to `MAX_QUOTE` characters (`quote`).
 """
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -211,15 +212,13 @@ def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
-def parse_yaml(text: str, where: str) -> Any:
-    """One YAML document (None when empty), as `load_yaml` reads a file."""
+@contextlib.contextmanager
+def _reading(text: str, where: str) -> Iterator["_Loader"]:
+    """A loader over `text`; what it refuses or cannot parse becomes one InputError
+    naming `where` (and the line where known)."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node)
-        value = loader.construct_document(node)
+        yield loader
     except _Refused as exc:
         at = f":{exc.line}" if exc.line else ""
         raise InputError(f"{where}{at}: {exc.message}") from None
@@ -234,6 +233,16 @@ def parse_yaml(text: str, where: str) -> Any:
         raise InputError(f"{where}: nested too deeply to read") from None
     finally:
         loader.dispose()
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """One YAML document (None when empty), as `load_yaml` reads a file."""
+    with _reading(text, where) as loader:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node)
+        value = loader.construct_document(node)
     _check_plain(value, where)
     return value
 
@@ -241,29 +250,14 @@ def parse_yaml(text: str, where: str) -> Any:
 def parse_yaml_documents(text: str, where: str) -> list[Any]:
     """Every document of a multi-document YAML stream (`---`), each read as `parse_yaml`
     reads one (the alias budget counts over the whole file); empty documents dropped."""
-    loader = _Loader(text)
     values: list[Any] = []
-    try:
+    with _reading(text, where) as loader:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
             _expanded_size(node)
             values.append(loader.construct_document(node))
-    except _Refused as exc:
-        at = f":{exc.line}" if exc.line else ""
-        raise InputError(f"{where}{at}: {exc.message}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "cannot parse"
-        raise InputError(f"{where}{at}: not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{where}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    except RecursionError:
-        raise InputError(f"{where}: nested too deeply to read") from None
-    finally:
-        loader.dispose()
     for value in values:
         _check_plain(value, where)
     return [v for v in values if v is not None]
