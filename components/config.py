@@ -1098,6 +1098,27 @@ def _alias_set(model: BaseModel, alias: str) -> bool:
     return any(f.alias == alias and n in model.model_fields_set for n, f in fields)
 
 
+def gpu_pool_spec(pool: GpuPoolConfig) -> GpuPoolSpec:
+    """A `gpuPools` entry (after validation, which settles `spot` per environment) as the
+    cloud-neutral pool spec every cloud cluster takes."""
+    spec = GpuPoolSpec(
+        name=pool.name,
+        instance_types=list(pool.instance_types),
+        min_nodes=pool.min_nodes,
+        max_nodes=pool.max_nodes,
+        spot=bool(pool.spot),
+        labels=dict(pool.labels),
+        sharing=GpuSharing(pool.sharing.strategy),
+    )
+    if pool.accelerator is not None:
+        spec["accelerator"] = pool.accelerator
+    if pool.accelerator_count is not None:
+        spec["accelerator_count"] = pool.accelerator_count
+    if pool.sharing.replicas is not None:
+        spec["sharing_replicas"] = pool.sharing.replicas
+    return spec
+
+
 def existing_pool_spec(pool: GpuPoolConfig, *, set_only: bool = False) -> GpuPoolSpec:
     """A `gpuPools` entry as ExistingCluster's pool spec (with `set_only`, only the keys the
     stack file sets, so the component's rules see what the user wrote)."""

@@ -17,7 +17,8 @@ from gpuplane.components.config import (
 from gpuplane.components.jobs.clouds import cloud_jobs
 from gpuplane.components.jobs.settings import JobQueueConfig
 from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsStackArgs
-from gpuplane.components.serving.stack import WEBHOOK_PORTS, ServingStack, ServingStackArgs
+from gpuplane.components.serving.ports import WEBHOOK_PORTS
+from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 
 if TYPE_CHECKING:
     from gpuplane.components.clusters.aws import EksGpuPool

@@ -29,9 +29,15 @@ from gpuplane.components.clusters.aws_iam import (
 )
 from gpuplane.components.clusters.aws_models import model_store
 from gpuplane.components.clusters.aws_network import DISCOVERY_TAG, network
-from gpuplane.components.clusters.contract import Cluster, GpuPool, WorkloadIdentity
+from gpuplane.components.clusters.contract import (
+    POOL_LABEL,
+    Cluster,
+    GpuPool,
+    WorkloadIdentity,
+)
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.extras import missing_extra
+from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.versions import eks_addon_version
 
 try:
@@ -56,7 +62,7 @@ AUTO_MODE_CLUSTER_POLICIES = (
     "AmazonEKSLoadBalancingPolicy",
     "AmazonEKSNetworkingPolicy",
 )
-SYSTEM_POOL_LABEL = {"gpuplane.dev/pool": "system"}
+SYSTEM_POOL_LABEL = {POOL_LABEL: "system"}
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
 
 
@@ -106,9 +112,10 @@ class EksClusterArgs:
     """Protect the cluster, its KMS key and the models bucket from deletion."""
     log_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
-    control_plane_ports: Mapping[int, str] = field(default_factory=dict)
-    """Node ports the control plane calls: the serving stack's webhooks and aggregated
-    APIs (such as KEDA's metrics server), from the platform; default none."""
+    control_plane_ports: Mapping[int, str] = field(default_factory=lambda: dict(WEBHOOK_PORTS))
+    """Node ports the control plane calls: webhooks and aggregated APIs. Default: the
+    serving stack's webhook ports (`serving.ports.WEBHOOK_PORTS`); add the jobs' (KEDA's
+    metrics server) when they run."""
 
 
 @dataclass(frozen=True)
@@ -236,8 +243,9 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
+        open_ports = {**CLUSTER_PORTS, **args.control_plane_ports}
         control_plane_sg, node_sg, sg_rules = self._security_groups(
-            name, net.vpc.id, tags, {**CLUSTER_PORTS, **args.control_plane_ports}
+            name, net.vpc.id, tags, open_ports
         )
 
         node_role, node_grants = role(
@@ -506,6 +514,7 @@ class EksCluster(pulumi.ComponentResource):
             dataplane="aws-vpc-cni",
             managed_control_plane=True,
             metrics_server=True,
+            control_plane_ports=tuple(sorted(open_ports)),
             # Public subnets and routes are in `ready` so the ingress load balancer
             # (in those subnets) is deleted before them.
             # The EBS CSI add-on and the gp3 class are not in `ready`: the serving stack

@@ -33,7 +33,13 @@ from gpuplane.components.clusters.azure_identity import (
     secrets_key,
     short_name,
 )
-from gpuplane.components.clusters.contract import GPU_RESOURCE, GPU_TOLERATION, Cluster, GpuPool
+from gpuplane.components.clusters.contract import (
+    GPU_RESOURCE,
+    GPU_TOLERATION,
+    POOL_LABEL,
+    Cluster,
+    GpuPool,
+)
 from gpuplane.components.clusters.contract import WorkloadIdentity as Identity
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.config import AKS_POOL_NAMES
@@ -148,7 +154,7 @@ def gpu_pool_contract(pool: AksGpuPool, auto: bool) -> GpuPool:
         tolerations.append(SPOT_TOLERATION)
     return GpuPool(
         name=pool.name,
-        node_selector={karpenter.POOL_LABEL: pool.name},
+        node_selector={POOL_LABEL: pool.name},
         tolerations=tuple(tolerations),
         accelerator=pool.accelerator,
         gpus_per_node=pool.gpus_per_node,
@@ -166,7 +172,7 @@ def node_class_spec(pool: GpuPool, *, encryption_at_host: bool) -> dict[str, Any
         "imageFamily": "Ubuntu",
         "osDiskSizeGB": 200,
         "security": {"encryptionAtHost": encryption_at_host},
-        "tags": {"gpuplane.dev/pool": pool.name},
+        "tags": {POOL_LABEL: pool.name},
     }
 
 
@@ -398,7 +404,7 @@ class AksCluster(pulumi.ComponentResource):
             min_nodes=args.platform_min_nodes,
             # Node auto-provisioning allows only fixed-size pools next to it.
             max_nodes=args.platform_min_nodes if auto else args.platform_max_nodes,
-            labels={karpenter.POOL_LABEL: PLATFORM_POOL},
+            labels={POOL_LABEL: PLATFORM_POOL},
             tags=tags,
         )
         pools = [gpu_pool_contract(p, auto) for p in args.gpu_pools]
@@ -450,7 +456,7 @@ class AksCluster(pulumi.ComponentResource):
                         max_nodes=pool.max_nodes,
                         labels={
                             **pool.labels,
-                            karpenter.POOL_LABEL: pool.name,
+                            POOL_LABEL: pool.name,
                             **nvidia.node_labels(contract),
                         },
                         tags=tags,

@@ -16,6 +16,9 @@ import pulumi_kubernetes as k8s
 GPU_RESOURCE = "nvidia.com/gpu"
 MODELS_NAMESPACE = "models"
 MODELS_SERVICE_ACCOUNT = "models"
+POOL_LABEL = "gpuplane.dev/pool"
+"""The node label every pool gpuplane creates carries: its pool's name (`system`,
+`platform` or a GPU pool's name)."""
 
 # Tolerates the nvidia.com/gpu NoSchedule taint GPU nodes carry, so only pods that
 # ask for a GPU land there.
@@ -155,6 +158,10 @@ class ClusterSpec(TypedDict):
     unknown."""
     empty_gpu_node_delay: NotRequired[str]
     """How long the node autoscaler keeps an empty GPU node. Default: unknown."""
+    control_plane_ports: NotRequired[Sequence[int]]
+    """The node ports a firewall between control plane and nodes lets the API server
+    reach (EKS security groups, GKE's firewall); the serving stack refuses a cluster that
+    leaves its webhook ports closed. Default: unrestricted (AKS, kind)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,9 @@ class Cluster:
     """Whether the metrics API is served, so HorizontalPodAutoscalers can act."""
     dns: Literal["coredns", "kube-dns"] = "coredns"
     """The cluster DNS Prometheus scrapes (GKE runs kube-dns)."""
+    control_plane_ports: Sequence[int] | None = None
+    """Node ports the API server may reach through the firewall between control plane and
+    nodes; None where nothing stands between them (AKS's konnectivity tunnel, kind)."""
 
     @property
     def kube_proxy(self) -> bool:
@@ -293,6 +303,8 @@ class Cluster:
         spec["dns"] = self.dns
         if self.empty_gpu_node_delay is not None:
             spec["empty_gpu_node_delay"] = self.empty_gpu_node_delay
+        if self.control_plane_ports is not None:
+            spec["control_plane_ports"] = sorted(self.control_plane_ports)
         identity = self.workload_identity
         if identity is not None:
             model_identity = ModelIdentity(

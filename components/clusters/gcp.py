@@ -15,9 +15,16 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gpuplane.components.clusters.contract import GPU_TOLERATION, Cluster, GpuPool, WorkloadIdentity
+from gpuplane.components.clusters.contract import (
+    GPU_TOLERATION,
+    POOL_LABEL,
+    Cluster,
+    GpuPool,
+    WorkloadIdentity,
+)
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.extras import missing_extra
+from gpuplane.components.serving.ports import WEBHOOK_PORTS
 
 try:
     import pulumi_gcp as gcp
@@ -28,6 +35,8 @@ NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregist
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 NODEPOOL_LABEL = "cloud.google.com/gke-nodepool"
+# Node ports GKE's own firewall rule lets a private cluster's control plane reach.
+GKE_CONTROL_PLANE_PORTS = (443, 10250)
 _SHARING = {"time-slicing": "TIME_SHARING", "mps": "MPS"}
 
 
@@ -72,9 +81,10 @@ class GkeClusterArgs:
     models_service_account: str = "models"
     protect: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    control_plane_ports: Mapping[int, str] = field(default_factory=dict)
-    """Node ports the control plane calls: the serving stack's webhooks and aggregated
-    APIs (such as KEDA's metrics server), from the platform; default none."""
+    control_plane_ports: Mapping[int, str] = field(default_factory=lambda: dict(WEBHOOK_PORTS))
+    """Node ports the control plane calls: webhooks and aggregated APIs. Default: the
+    serving stack's webhook ports (`serving.ports.WEBHOOK_PORTS`); add the jobs' (KEDA's
+    metrics server) when they run."""
 
 
 def kubeconfig(
@@ -353,6 +363,10 @@ class GkeCluster(pulumi.ComponentResource):
             managed_control_plane=True,
             metrics_server=True,  # GKE runs metrics-server itself
             dns="kube-dns",
+            # GKE's own rule opens 443 and 10250 to the control plane; ours the rest.
+            control_plane_ports=tuple(
+                sorted({*GKE_CONTROL_PLANE_PORTS, *args.control_plane_ports})
+            ),
             workload_identity=WorkloadIdentity(
                 service_account_annotations={"iam.gke.io/gcp-service-account": models.email},
                 storage_uri_prefix=models.uri_prefix,
@@ -451,7 +465,7 @@ class GkeCluster(pulumi.ComponentResource):
                 **self._node_config(node_sa, labels),
                 "machine_type": args.system_machine_type,
                 "disk_size_gb": 50,
-                "labels": {"gpuplane.dev/pool": "system"},
+                "labels": {POOL_LABEL: "system"},
             },
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )
@@ -498,7 +512,7 @@ class GkeCluster(pulumi.ComponentResource):
                 # Image streaming: large inference images start before they are pulled.
                 "gcfs_config": {"enabled": True},
                 "gvnic": {"enabled": True},
-                "labels": {**pool.labels, "gpuplane.dev/pool": pool.name},
+                "labels": {**pool.labels, POOL_LABEL: pool.name},
             },
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )

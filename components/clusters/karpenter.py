@@ -13,10 +13,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters import nvidia
-from gpuplane.components.clusters.contract import GPU_RESOURCE, GpuPool
+from gpuplane.components.clusters.contract import GPU_RESOURCE, POOL_LABEL, GpuPool
 from gpuplane.components.serving.common import custom_resource
 
-POOL_LABEL = "gpuplane.dev/pool"
+__all__ = ["POOL_LABEL", "node_pool_spec"]
 
 
 def node_pool_spec(

@@ -6,10 +6,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuplane.components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.ports import CERT_MANAGER_WEBHOOK_PORT
 
 NAMESPACE = "cert-manager"
-# The webhook's listening port (webhook.securePort; the Service targets it by name).
-WEBHOOK_PORT = 10250
+WEBHOOK_PORT = CERT_MANAGER_WEBHOOK_PORT
 SELF_SIGNED_ISSUER = "gpuplane-selfsigned"
 ACME_ISSUER = "gpuplane-letsencrypt"
 LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from gpuplane.components.clusters.contract import Dataplane
 from gpuplane.components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.ports import ISTIOD_WEBHOOK_PORT
 from gpuplane.components.versions import CHARTS, ISTIO_HUB
 
 NAMESPACE = "istio-system"
@@ -16,8 +17,7 @@ NAMESPACE = "istio-system"
 # and NET_ADMIN/SYS_ADMIN, so it runs in the one privileged namespace of the mesh.
 CNI_NAMESPACE = "istio-cni"
 GATEWAY_RELEASE = "istio-ingressgateway"
-# istiod's webhooks: Service istiod 443 -> targetPort 15017 (fixed in the chart).
-WEBHOOK_PORT = 15017
+WEBHOOK_PORT = ISTIOD_WEBHOOK_PORT
 # The gateway chart labels its pods `istio: <release name without "istio-">`;
 # Knative's knative-ingress-gateway selects them by this label.
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}

@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from gpuplane.components.rules import duration_seconds
 from gpuplane.components.serving.common import custom_resource, namespace, release
 from gpuplane.components.serving.istio import GATEWAY_SELECTOR
+from gpuplane.components.serving.ports import KNATIVE_WEBHOOK_PORT
 from gpuplane.components.serving.settings import (
     MAX_REQUEST_TIMEOUT,
     KnativeSettings,
@@ -16,8 +17,7 @@ from gpuplane.components.serving.settings import (
 )
 
 OPERATOR_NAMESPACE = "knative-operator"
-# Knative Serving's, net-istio's and the operator's webhooks: Service 443 -> 8443.
-WEBHOOK_PORT = 8443
+WEBHOOK_PORT = KNATIVE_WEBHOOK_PORT
 NAMESPACE = "knative-serving"
 # Only the activator (which proxies to revisions) and the autoscaler (which scrapes
 # queue-proxies) must talk to STRICT-mTLS pods: they join the mesh. The API server

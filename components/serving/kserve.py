@@ -13,12 +13,12 @@ from gpuplane.components.clusters.contract import (
     WorkloadIdentity,
 )
 from gpuplane.components.serving.common import namespace, release
+from gpuplane.components.serving.ports import KSERVE_WEBHOOK_PORT
 from gpuplane.components.versions import KSERVE_RBAC_PROXY_IMAGE
 
 NAMESPACE = "kserve"
 LOCAL_GATEWAY_SERVICE = "knative-local-gateway.istio-system.svc.cluster.local"
-# The controller's webhook server: Service 443 -> 9443 (fixed in the chart).
-WEBHOOK_PORT = 9443
+WEBHOOK_PORT = KSERVE_WEBHOOK_PORT
 # kube-rbac-proxy's --v=10 (hard-coded in the chart) logs request headers, bearer
 # tokens included: this post-renderer sets --v=0 (postrender/rbac-proxy-quiet).
 RBAC_PROXY_POSTRENDER_FILE = Path(__file__).parent / "postrender" / "rbac-proxy-quiet"

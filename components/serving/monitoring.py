@@ -14,10 +14,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from gpuplane.components.serving.common import custom_resource, namespace, release
+from gpuplane.components.serving.ports import OPERATOR_WEBHOOK_PORT
 
 NAMESPACE = "monitoring"
-# The operator's admission webhook listens here (prometheusOperator.tls.internalPort).
-OPERATOR_WEBHOOK_PORT = 10250
 GRAFANA_SECRET = "grafana-admin"
 # kube-prometheus-stack waits on CRDs and several controllers on a cold cluster.
 TIMEOUT = 900

@@ -12,7 +12,7 @@ install in parallel:
                              +-> ServiceMonitors / PodMonitors / rules, dcgm-exporter
 """
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -29,22 +29,18 @@ from gpuplane.components.clusters.contract import (
 from gpuplane.components.naming import type_token
 from gpuplane.components.rules import check, duration_seconds, python_key, unknown_keys
 from gpuplane.components.serving import alerts, gpu
-from gpuplane.components.serving.cert_manager import WEBHOOK_PORT as CERT_MANAGER_WEBHOOK_PORT
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
-from gpuplane.components.serving.istio import WEBHOOK_PORT as ISTIOD_WEBHOOK_PORT
 from gpuplane.components.serving.istio import Istio, IstioArgs
-from gpuplane.components.serving.knative import WEBHOOK_PORT as KNATIVE_WEBHOOK_PORT
 from gpuplane.components.serving.knative import Knative, KnativeArgs
-from gpuplane.components.serving.kserve import WEBHOOK_PORT as KSERVE_WEBHOOK_PORT
 from gpuplane.components.serving.kserve import KServe, KServeArgs
 from gpuplane.components.serving.monitoring import (
-    OPERATOR_WEBHOOK_PORT,
     Monitoring,
     MonitoringArgs,
     Target,
     control_plane_scrape,
 )
 from gpuplane.components.serving.observability import Observability, ObservabilityArgs
+from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.serving.series import POD_LABEL_KEYS, node_label_keys
 from gpuplane.components.serving.settings import (
     ALERT_DEFAULTS,
@@ -58,17 +54,6 @@ from gpuplane.components.versions import MUTATING_ADMISSION_POLICY_MINOR
 from gpuplane.cost import price_sheet
 
 DEFAULT_DOMAIN = "example.com"
-# The node ports the API server calls for the stack's admission and conversion webhooks
-# (webhook configuration -> Service -> targetPort -> container port; the API server
-# reaches the pod directly). tests/components/serving/test_rendered.py derives the
-# same set from the rendered charts and operator manifests, and fails on a missing one.
-WEBHOOK_PORTS: Mapping[int, str] = {
-    ISTIOD_WEBHOOK_PORT: "istiod sidecar injection and config validation",
-    KSERVE_WEBHOOK_PORT: "KServe webhook server",
-    KNATIVE_WEBHOOK_PORT: "Knative Serving and net-istio webhooks; Knative operator conversion",
-    CERT_MANAGER_WEBHOOK_PORT: "cert-manager webhook",
-    OPERATOR_WEBHOOK_PORT: "prometheus-operator admission webhook",
-}
 
 
 def monitor_targets() -> list[Target]:
@@ -213,6 +198,22 @@ def _minor(version: str | None) -> int | None:
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
+def webhook_port_problems(open_ports: Sequence[int] | None) -> list[str]:
+    """The stack's webhook ports a cluster's control-plane firewall leaves closed (the API
+    server could not call them, and every install and InferenceService would fail)."""
+    if open_ports is None:
+        return []
+    closed = sorted(set(WEBHOOK_PORTS) - set(open_ports))
+    if not closed:
+        return []
+    needed = ", ".join(f"{port} ({WEBHOOK_PORTS[port]})" for port in closed)
+    return [
+        f"cluster.control_plane_ports: the serving stack's webhooks need {needed}, which "
+        "the cluster does not open to its control plane; pass "
+        "gpuplane.components.serving.ports.WEBHOOK_PORTS in the cluster's control_plane_ports"
+    ]
+
+
 def serving_stack_problems(args: ServingStackArgs) -> list[str]:
     """Every rule ServingStack applies to its args, with Python key paths."""
     unknown = unknown_keys(args, ServingStackArgs, python_key)
@@ -224,6 +225,7 @@ def serving_stack_problems(args: ServingStackArgs) -> list[str]:
         knative=args.get("knative"),
         key=python_key,
     )
+    problems.extend(webhook_port_problems(args["cluster"].get("control_plane_ports")))
     version = args["cluster"].get("kubernetes_version")
     minor = _minor(version)
     if args.get("min_replicas_policy") and (

@@ -146,3 +146,46 @@ def test_an_eks_clusters_models_namespace_reaches_both_identity_and_service_acco
     bound = {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations}
     assert (account.get("metadata.namespace"), account.get("metadata.name")) in bound
     assert account.get("metadata.namespace") == "ml"
+
+
+def _eks_and_serving(**eks_args: Any) -> ResourceGraph:
+    from gpuplane.components import EksCluster, EksClusterArgs
+
+    def program() -> None:
+        eks = EksCluster(
+            "ml",
+            EksClusterArgs(
+                kubernetes_version="1.36",
+                admin_role_arns=["arn:aws:iam::123456789012:role/admin"],
+                public_access_cidrs=["203.0.113.0/24"],
+                **eks_args,
+            ),
+        )
+        ServingStack("ml-serving", {"cluster": eks.cluster.spec})
+
+    return run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
+
+
+def test_a_cluster_opens_the_serving_stacks_webhook_ports_by_default() -> None:
+    from gpuplane.components.serving.ports import WEBHOOK_PORTS
+
+    graph = _eks_and_serving()
+    rules = graph.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    # Node-side rules that admit the control plane's security group.
+    opened = {r.inputs["fromPort"] for r in rules if r.name.endswith("-from-api")}
+    assert set(WEBHOOK_PORTS) <= opened
+
+
+def test_the_serving_stack_refuses_a_cluster_whose_firewall_closes_its_webhooks() -> None:
+    with pytest.raises(ArgsError) as caught:
+        _eks_and_serving(control_plane_ports={15017: "istiod only"})
+    (problem,) = [p for p in caught.value.problems if p.startswith("cluster.control_plane_ports:")]
+    # Everything but istiod's port (and the kubelet's 10250, always open on EKS) is named.
+    for port in ("8443", "9443"):
+        assert port in problem
+    assert "15017" not in problem and "10250" not in problem
+
+
+def test_a_cluster_without_a_firewall_in_front_of_its_nodes_is_not_refused() -> None:
+    graph = serving_on({})
+    assert graph.named("lab-serving-kserve-models-sa") is not None
