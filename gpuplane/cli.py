@@ -774,6 +774,7 @@ def smoke_command(
     Exit 0 when it answered within --budget, 1 when not (or interrupted), 2 on bad
     input or no reachable cluster. The only command that talks to a cluster.
     """
+    gc.enable()  # minutes of polling a cluster: the collector's time is nothing here
     from gpuplane import smoke as smoke_module
     from gpuplane.components.config import duration_seconds
 
@@ -1062,8 +1063,10 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     # A short, bounded process whose objects mostly live until exit (modules, the
-    # graph): the cyclic collector's frequent passes over them during imports and
-    # planning cost much and free little, so it runs rarely (benchmarks/run.py).
-    gc.set_threshold(100_000, 50, 50)
+    # graph): the cyclic collector's passes over them during imports and planning cost
+    # much and free little, so it is off (benchmarks/run.py; `smoke`, which waits on a
+    # cluster for minutes, turns it back on). Memory stays bounded: planning every
+    # stack in one process peaks at about 400 MB either way.
+    gc.disable()
     atexit.register(_close_stray_event_loops)
     sys.exit(run())
