@@ -28,8 +28,20 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from gpuplane.components import gpus, machines, versions
+from gpuplane.components import versions
+from gpuplane.components.clusters import aws_args
 from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
+from gpuplane.components.clusters.endpoint import public_cidr_problem
+from gpuplane.components.clusters.pools import (
+    NODE_COUNT,
+    POOL_NAME,
+    POOL_NAME_RULE,
+    SHARING_REPLICAS,
+    gpu_pool_problems,
+    label_problem,
+    pools_from_zero,
+    system_pool_problems,
+)
 from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_jobs
 from gpuplane.components.messages import closest, did_you_mean, quote
 from gpuplane.components.rules import camel_key, duration_seconds
@@ -39,7 +51,6 @@ from gpuplane.components.serving.settings import (
     MonitoringSettings,
     serving_problems,
 )
-from gpuplane.policies import cidrs as cidr_rule
 
 NAMESPACE = "gpuplane"
 
@@ -58,39 +69,13 @@ LOCATION_KEYS: dict[str, tuple[str, ...]] = {
 DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": "Standard_D4s_v5"}
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
 _RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
-_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
-# Label domains a pool may not put on nodes: gpuplane's own, the kubelet's
-# (NodeRestriction refuses kubernetes.io and k8s.io self-labels) and Karpenter's.
-RESERVED_LABEL_DOMAINS = (
-    "gpuplane.dev",
-    "kubernetes.io",
-    "k8s.io",
-    "karpenter.sh",
-    "karpenter.k8s.aws",
-    "kubernetes.azure.com",
-    "karpenter.azure.com",
-)
 # The node pools gpuplane itself creates on AKS: the system pool and the one the
 # serving stack's controllers run on.
 AKS_POOL_NAMES = ("system", "platform")
-
-
-def reserved_label_domain(key: str) -> str | None:
-    """The reserved domain a label key falls under, or None."""
-    if "/" not in key:
-        return None
-    domain = key.split("/")[0]
-    for reserved in RESERVED_LABEL_DOMAINS:
-        if domain == reserved or domain.endswith("." + reserved):
-            return reserved
-    return None
 
 
 class ConfigError(pulumi.RunError):
@@ -127,23 +112,8 @@ class EndpointConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
-        for cidr in cidrs:
-            try:
-                network = ipaddress.ip_network(cidr, strict=True)
-            except ValueError as exc:
-                raise ValueError(
-                    f"{quote(cidr)} is not a CIDR block like 203.0.113.0/24 ({str(exc)[:120]})"
-                ) from None
-            if network.prefixlen == 0:
-                raise ValueError(
-                    f"{cidr} opens the API server to the whole internet; list the "
-                    "narrow CIDRs of your office, VPN or CI runners instead"
-                )
-        # The rule the policy pack applies to the cluster's endpoint, on the whole set.
-        for problem in cidr_rule.too_wide(cidrs):
-            raise ValueError(
-                f"{problem}; list the narrow CIDRs of your office, VPN or CI runners instead"
-            )
+        if (problem := public_cidr_problem(cidrs)) is not None:
+            raise ValueError(problem)
         return cidrs
 
 
@@ -206,15 +176,15 @@ class SystemPoolConfig(_Model):
 
     instance_type: str | None = None
     """Machine type (default: m6i.large, e2-standard-4 or Standard_D4s_v5 by cloud)."""
-    min_nodes: StrictInt = Field(2, ge=1, le=100)
-    max_nodes: StrictInt = Field(3, ge=1, le=100)
+    min_nodes: StrictInt = Field(2, ge=NODE_COUNT[0], le=NODE_COUNT[1])
+    max_nodes: StrictInt = Field(3, ge=NODE_COUNT[0], le=NODE_COUNT[1])
 
 
 class SharingConfig(_Model):
     """How several pods share one GPU."""
 
     strategy: Literal["none", "time-slicing", "mps"] = "none"
-    replicas: StrictInt | None = Field(None, ge=2, le=48)
+    replicas: StrictInt | None = Field(None, ge=SHARING_REPLICAS[0], le=SHARING_REPLICAS[1])
     """Pods per physical GPU; required unless strategy is none."""
 
 
@@ -239,23 +209,17 @@ class GpuPoolConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _POOL_NAME.match(value):
-            raise ValueError(
-                "must be 1-12 lowercase letters and digits, starting with a letter "
-                "(the rule that is valid for AKS, GKE and EKS pools alike)"
-            )
+        if not POOL_NAME.match(value):
+            raise ValueError(POOL_NAME_RULE)
         return value
 
     @field_validator("labels")
     @classmethod
     def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
         for key, value in labels.items():
-            if not _LABEL_KEY.match(key):
-                raise ValueError(f"label key {quote(key)} is not a valid Kubernetes label key")
-            if not _LABEL_VALUE.match(value):
-                raise ValueError(
-                    f"label value {quote(value)} for {quote(key)} is not a valid label value"
-                )
+            problem = label_problem(key, value)
+            if problem is not None:
+                raise ValueError(problem)
         return labels
 
 
@@ -426,10 +390,6 @@ class ServingConfig(_Model):
         return value
 
 
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_SNAPSHOT = re.compile(r"^snap-[0-9a-f]{8,17}$")
-
-
 class AwsConfig(_Model):
     """EKS specifics (`gpuplane:aws`); only for gpuplane:cloud aws."""
 
@@ -441,16 +401,18 @@ class AwsConfig(_Model):
     """How GPU nodes are provisioned: Karpenter installed by gpuplane, or EKS Auto Mode."""
     vpc_cidr: str = "10.0.0.0/16"
     """A private (RFC 1918) block from /16 to /18; pods take VPC addresses."""
-    zone_count: StrictInt | None = Field(None, ge=2, le=6)
+    zone_count: StrictInt | None = Field(None, ge=aws_args.ZONE_COUNT[0], le=aws_args.ZONE_COUNT[1])
     """Availability zones to spread subnets over (default: 2 in dev, 3 in prod)."""
     nat_gateway_per_zone: StrictBool | None = None
     """One NAT gateway per zone (default in prod) or a single one (default in dev)."""
     gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
     """Karpenter GPU node image: EKS-optimized AL2023 NVIDIA or Bottlerocket NVIDIA."""
-    gpu_node_image_version: str = Field("latest", pattern=r"^(latest|v?\d[0-9A-Za-z.]*)$")
+    gpu_node_image_version: str = Field("latest", pattern=aws_args.IMAGE_VERSION.pattern)
     """The image release to pin (`v20260724` for AL2023, `v1.44.0` for Bottlerocket);
     `latest` follows AWS. Karpenter's docs advise pinning in production."""
-    gpu_volume_size: StrictInt = Field(200, ge=50, le=16384)
+    gpu_volume_size: StrictInt = Field(
+        200, ge=aws_args.GPU_VOLUME_GIB[0], le=aws_args.GPU_VOLUME_GIB[1]
+    )
     """GiB of encrypted gp3 for images and model caches on each GPU node."""
     consolidate_after: str = "2m"
     """How long a GPU node may stay empty before it is terminated."""
@@ -464,21 +426,15 @@ class AwsConfig(_Model):
     @classmethod
     def _arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
         for arn in arns:
-            if not _ROLE_ARN.match(arn):
-                raise ValueError(
-                    f"{quote(arn)} is not an IAM role ARN like arn:aws:iam::123456789012:role/admin"
-                )
+            if (problem := aws_args.role_arn_problem(arn)) is not None:
+                raise ValueError(problem)
         return arns
 
     @field_validator("vpc_cidr")
     @classmethod
     def _vpc(cls, cidr: str) -> str:
-        try:
-            network = ipaddress.ip_network(cidr, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"not a CIDR block like 10.0.0.0/16 ({str(exc)[:120]})") from None
-        if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 18:
-            raise ValueError("must be a private IPv4 block from /16 to /18, like 10.0.0.0/16")
+        if (problem := aws_args.vpc_cidr_problem(cidr)) is not None:
+            raise ValueError(problem)
         return cidr
 
     @field_validator("consolidate_after")
@@ -489,8 +445,8 @@ class AwsConfig(_Model):
     @field_validator("image_cache_snapshot_id")
     @classmethod
     def _snapshot(cls, value: str | None) -> str | None:
-        if value is not None and not _SNAPSHOT.match(value):
-            raise ValueError("must be an EBS snapshot id like snap-0123456789abcdef0")
+        if value is not None and (problem := aws_args.snapshot_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
 
@@ -853,17 +809,12 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 "so nothing could reach the API server; turn one on"
             )
         pool = cfg.system_pool
-        if pool is not None and pool.min_nodes > pool.max_nodes:
-            problems.append(
-                f"gpuplane:systemPool.minNodes: {pool.min_nodes} is above maxNodes "
-                f"{pool.max_nodes}; minNodes must be <= maxNodes"
-            )
-        if pool is not None and pool.instance_type is not None:
-            unknown = machines.unknown_machine(cfg.cloud, pool.instance_type)
-            if unknown is not None:
-                problems.append(
-                    f"gpuplane:systemPool.instanceType: {quote(pool.instance_type)} is {unknown}"
+        if pool is not None:
+            problems.extend(
+                system_pool_problems(
+                    cfg.cloud, pool.instance_type, pool.min_nodes, pool.max_nodes, _system_key
                 )
+            )
     else:
         if cfg.existing is None:
             problems.append(
@@ -880,43 +831,31 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
                 "managed outside gpuplane); remove it"
             )
 
-    names: set[str] = set()
+    # The pool rules every cluster component applies (clusters/pools.py), named as keys here.
+    specs = [gpu_pool_spec(p) for p in cfg.gpu_pools]
+    problems.extend(gpu_pool_problems(cfg.cloud, specs, pool_key))
     for i, pool in enumerate(cfg.gpu_pools):
         where = f"gpuplane:gpuPools[{i}]"
-        if pool.name in names:
-            problems.append(
-                f"{where}.name: {pool.name!r} is used by another pool; names must be unique"
-            )
-        names.add(pool.name)
-        if pool.min_nodes > pool.max_nodes:
-            problems.append(
-                f"{where}.minNodes: {pool.min_nodes} is above maxNodes {pool.max_nodes}; "
-                "minNodes must be <= maxNodes"
-            )
-        sharing = pool.sharing
-        if sharing.strategy != "none" and sharing.replicas is None:
-            problems.append(
-                f"{where}.sharing.replicas: required when strategy is {sharing.strategy}"
-            )
-        if sharing.strategy == "none" and sharing.replicas is not None:
-            problems.append(f"{where}.sharing.replicas: only with strategy time-slicing or mps")
-        if sharing.strategy == "mps" and cfg.cloud == "azure":
+        if pool.sharing.strategy == "mps" and cfg.cloud == "azure":
             problems.append(
                 f"{where}.sharing.strategy: mps is not offered on AKS; allowed there: "
                 "none, time-slicing"
             )
-        if managed:
-            problems.extend(_check_machine_types(cfg.cloud, where, pool))
-            for key in pool.labels:
-                reserved = reserved_label_domain(key)
-                if reserved is not None:
-                    problems.append(
-                        f"{where}.labels: {quote(key)} is under the reserved domain {reserved} "
-                        "(gpuplane, the kubelet, Karpenter or AKS sets those); use your own prefix"
-                    )
-        else:
+        if not managed:
             problems.extend(_check_existing_pool(where, pool))
     return problems
+
+
+def pool_key(path: str) -> str:
+    """A GpuPoolSpec key path (`gpu_pools[0].sharing_replicas`) as a stack file names it
+    (`gpuplane:gpuPools[0].sharing.replicas`)."""
+    path = re.sub(r"\.sharing$", ".sharing.strategy", path)
+    path = path.replace(".sharing_replicas", ".sharing.replicas")
+    return camel_key("gpuplane:")(path)
+
+
+def _system_key(path: str) -> str:
+    return "gpuplane:systemPool." + camel_key("")(path.removeprefix("system_"))
 
 
 def cold_start_budget(serving: ServingConfig) -> str:
@@ -971,49 +910,40 @@ def _knative_upgrade(knative: KnativeConfig) -> list[str]:
 
 def _gpu_pools_from_zero(cfg: PlatformConfig, why: str) -> list[str]:
     """Where capacity follows pending pods, a GPU pool keeps no minimum."""
-    return [
-        f"gpuplane:gpuPools[{i}].minNodes: {why} and keep no minimum, so only 0 is allowed, "
-        f"given {pool.min_nodes}; keep a model warm with minReplicas on its InferenceService "
-        "instead"
-        for i, pool in enumerate(cfg.gpu_pools)
-        if pool.min_nodes
-    ]
+    return pools_from_zero([gpu_pool_spec(p) for p in cfg.gpu_pools], why, pool_key)
+
+
+# EksClusterArgs keys that a stack file sets elsewhere than under gpuplane:aws.
+_AWS_KEYS = {
+    "kubernetes_version": "gpuplane:cluster.kubernetesVersion",
+    "gpu_volume_gib": "gpuplane:aws.gpuVolumeSize",
+    "nat_per_zone": "gpuplane:aws.natGatewayPerZone",
+}
+
+
+def _aws_key(path: str) -> str:
+    if path.startswith("gpu_pools"):
+        return pool_key(path)
+    return _AWS_KEYS.get(path) or camel_key("gpuplane:aws.")(path)
 
 
 def _check_aws(cfg: PlatformConfig) -> list[str]:
-    problems = []
+    """EksCluster's own rules (clusters/aws_args.py) on what the stack file sets."""
     aws = cfg.aws or AwsConfig()
-    version = cfg.cluster.kubernetes_version
-    if version not in versions.EKS_ADDONS_BY_MINOR:
-        problems.append(
-            f"gpuplane:cluster.kubernetesVersion: {version} has no pinned EKS add-on versions "
-            f"here; allowed on aws: {', '.join(sorted(versions.EKS_ADDONS_BY_MINOR))}"
-        )
-    if not aws.admin_role_arns:
-        problems.append(
-            "gpuplane:aws.adminRoleArns: required: the IAM role ARN(s) given cluster-admin, "
-            "including the role `pulumi up` runs as (the creator is not made admin implicitly)"
-        )
-    problems.extend(_gpu_pools_from_zero(cfg, "GPU nodes on EKS are provisioned for pending pods"))
-    for i, pool in enumerate(cfg.gpu_pools):
-        if aws.compute_mode == "auto" and pool.sharing.strategy != "none":
-            problems.append(
-                f"gpuplane:gpuPools[{i}].sharing.strategy: EKS Auto Mode runs its own NVIDIA "
-                "device plugin without GPU sharing; allowed with computeMode auto: none"
-            )
-    if aws.compute_mode == "auto":
-        for alias in ("gpuNodeImage", "gpuNodeImageVersion", "imageCacheSnapshotId"):
-            if _alias_set(aws, alias):
-                problems.append(
-                    f"gpuplane:aws.{alias}: EKS Auto Mode manages the node image; only with "
-                    "computeMode karpenter"
-                )
-    elif aws.image_cache_snapshot_id is not None and aws.gpu_node_image != "bottlerocket":
-        problems.append(
-            "gpuplane:aws.imageCacheSnapshotId: needs gpuNodeImage bottlerocket (its data "
-            "volume holds the container images; AL2023 keeps them on the root volume)"
-        )
-    return problems
+    args: dict[str, Any] = {
+        "kubernetes_version": cfg.cluster.kubernetes_version,
+        "admin_role_arns": list(aws.admin_role_arns),
+        "compute_mode": aws.compute_mode,
+        "gpu_pools": [gpu_pool_spec(p) for p in cfg.gpu_pools],
+    }
+    for name, alias in (
+        ("gpu_node_image", "gpuNodeImage"),
+        ("gpu_node_image_version", "gpuNodeImageVersion"),
+        ("image_cache_snapshot_id", "imageCacheSnapshotId"),
+    ):
+        if _alias_set(aws, alias) and getattr(aws, name) is not None:
+            args[name] = getattr(aws, name)
+    return aws_args.eks_problems(args, _aws_key)
 
 
 def _check_gcp(cfg: PlatformConfig) -> list[str]:
@@ -1144,62 +1074,6 @@ def _check_existing_pool(where: str, pool: GpuPoolConfig) -> list[str]:
     from gpuplane.components.clusters.existing import existing_pool_problems
 
     return existing_pool_problems(existing_pool_spec(pool, set_only=True), camel_key(f"{where}."))
-
-
-def _check_machine_types(cloud: str, where: str, pool: GpuPoolConfig) -> list[str]:
-    if not pool.instance_types:
-        return [f"{where}.instanceTypes: required: at least one GPU machine type"]
-    problems = []
-    if cloud in ("gcp", "azure") and len(pool.instance_types) > 1:
-        problems.append(
-            f"{where}.instanceTypes: a {'GKE' if cloud == 'gcp' else 'AKS'} node pool takes "
-            f"exactly one machine type, given {len(pool.instance_types)}; make one pool each"
-        )
-    for j, machine in enumerate(pool.instance_types):
-        at = f"{where}.instanceTypes[{j}]"
-        gpu = gpus.implied_gpu(cloud, machine)
-        if gpu is not None:
-            if pool.accelerator is not None and pool.accelerator != gpu.accelerator:
-                problems.append(
-                    f"{where}.accelerator: {machine} carries {gpu.accelerator}, given "
-                    f"{quote(pool.accelerator)}; leave it unset or set {gpu.accelerator}"
-                )
-            if pool.accelerator_count is not None and pool.accelerator_count != gpu.count:
-                problems.append(
-                    f"{where}.acceleratorCount: {machine} carries {gpu.count} GPU(s), given "
-                    f"{pool.accelerator_count}; leave it unset or set {gpu.count}"
-                )
-        elif gpus.takes_attached_gpu(cloud, machine):
-            allowed = ", ".join(gpus.N1_ACCELERATORS)
-            if pool.accelerator is None:
-                problems.append(
-                    f"{where}.accelerator: required for {machine} (N1 machines carry no GPU of "
-                    f"their own); allowed: {allowed}"
-                )
-            elif pool.accelerator not in gpus.N1_ACCELERATORS:
-                hint = did_you_mean(pool.accelerator, gpus.N1_ACCELERATORS)
-                problems.append(
-                    f"{where}.accelerator: {quote(pool.accelerator)} cannot be attached to "
-                    f"{machine}{hint}; allowed: {allowed}"
-                )
-            else:
-                counts = gpus.N1_ACCELERATORS[pool.accelerator]
-                if (pool.accelerator_count or 1) not in counts:
-                    problems.append(
-                        f"{where}.acceleratorCount: {pool.accelerator} attaches in counts of "
-                        f"{', '.join(map(str, counts))}, given {pool.accelerator_count}"
-                    )
-        elif (unknown := machines.unknown_machine(cloud, machine)) is not None:
-            near = machines.catalogue(cloud).near(machine)
-            if near is None or gpus.implied_gpu(cloud, near) is None:
-                unknown += f"; GPU machine types there: {', '.join(gpus.families(cloud))}"
-            problems.append(f"{at}: {quote(machine)} is {unknown}")
-        else:
-            problems.append(
-                f"{at}: {quote(machine)} has no NVIDIA GPU on {cloud}; GPU machine types gpuplane "
-                f"knows there: {', '.join(gpus.families(cloud))}"
-            )
-    return problems
 
 
 def _with_defaults(cfg: PlatformConfig) -> PlatformConfig:

@@ -13,6 +13,7 @@ from gpuplane.components.config import (
     GpuPoolConfig,
     PlatformConfig,
     existing_pool_spec,
+    gpu_pool_spec,
 )
 from gpuplane.components.jobs.clouds import cloud_jobs
 from gpuplane.components.jobs.settings import JobQueueConfig
@@ -21,7 +22,6 @@ from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 
 if TYPE_CHECKING:
-    from gpuplane.components.clusters.aws import EksGpuPool
     from gpuplane.components.clusters.azure import AksGpuPool
     from gpuplane.components.clusters.gcp import GkeGpuPool
 
@@ -61,55 +61,39 @@ def _aws(config: PlatformConfig) -> Cluster:
     system = config.system_pool
     assert aws is not None and system is not None and system.instance_type is not None
     endpoint = config.cluster.endpoint
-    component = EksCluster(
-        config.cluster.name,
-        EksClusterArgs(
-            kubernetes_version=config.cluster.kubernetes_version,
-            admin_role_arns=aws.admin_role_arns,
-            public_access_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
-            private_access=endpoint.private_access,
-            compute_mode=aws.compute_mode,
-            vpc_cidr=aws.vpc_cidr,
-            zone_count=aws.zone_count or 2,
-            nat_per_zone=bool(aws.nat_gateway_per_zone),
-            system_instance_type=system.instance_type,
-            system_min_nodes=system.min_nodes,
-            system_max_nodes=system.max_nodes,
-            gpu_pools=[_eks_pool(p) for p in config.gpu_pools],
-            gpu_node_image=aws.gpu_node_image,
-            gpu_node_image_version=aws.gpu_node_image_version,
-            gpu_volume_gib=aws.gpu_volume_size,
-            consolidate_after=aws.consolidate_after,
-            fast_image_pull=aws.fast_image_pull,
-            image_cache_snapshot_id=aws.image_cache_snapshot_id,
-            models_namespace=MODELS_NAMESPACE,
-            models_service_account=MODELS_SERVICE_ACCOUNT,
-            protect=config.protect,
-            log_retention_days=90 if config.is_prod else 30,
-            tags={"gpuplane.dev/environment": config.environment},
-            control_plane_ports=_control_plane_ports(config),
-        ),
+    args = EksClusterArgs(
+        kubernetes_version=config.cluster.kubernetes_version,
+        admin_role_arns=list(aws.admin_role_arns),
+        public_access_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else [],
+        private_access=endpoint.private_access,
+        compute_mode=aws.compute_mode,
+        vpc_cidr=aws.vpc_cidr,
+        zone_count=aws.zone_count or 2,
+        nat_per_zone=bool(aws.nat_gateway_per_zone),
+        system_instance_type=system.instance_type,
+        system_min_nodes=system.min_nodes,
+        system_max_nodes=system.max_nodes,
+        gpu_pools=[gpu_pool_spec(p) for p in config.gpu_pools],
+        gpu_volume_gib=aws.gpu_volume_size,
+        consolidate_after=aws.consolidate_after,
+        fast_image_pull=aws.fast_image_pull,
+        models_namespace=MODELS_NAMESPACE,
+        models_service_account=MODELS_SERVICE_ACCOUNT,
+        protect=config.protect,
+        log_retention_days=90 if config.is_prod else 30,
+        tags={"gpuplane.dev/environment": config.environment},
+        control_plane_ports=[
+            {"port": port, "description": description}
+            for port, description in _control_plane_ports(config).items()
+        ],
     )
-    return component.cluster
-
-
-def _eks_pool(pool: GpuPoolConfig) -> "EksGpuPool":
-    from gpuplane.components.clusters.aws import EksGpuPool
-
-    gpu = gpus.implied_gpu("aws", pool.instance_types[0])
-    counts = [g.count for t in pool.instance_types if (g := gpus.implied_gpu("aws", t))]
-    return EksGpuPool(
-        name=pool.name,
-        instance_types=pool.instance_types,
-        max_nodes=pool.max_nodes,
-        spot=bool(pool.spot),
-        accelerator=gpu.accelerator if gpu else pool.accelerator,
-        # The most GPUs any allowed type carries: the pool's GPU limit is maxNodes x this.
-        gpus_per_node=max(counts) if counts else None,
-        labels=pool.labels,
-        sharing=pool.sharing.strategy,
-        sharing_replicas=pool.sharing.replicas,
-    )
+    if aws.compute_mode == "karpenter":
+        # Auto Mode manages the node image: these keys are refused there.
+        args["gpu_node_image"] = aws.gpu_node_image
+        args["gpu_node_image_version"] = aws.gpu_node_image_version
+    if aws.image_cache_snapshot_id is not None:
+        args["image_cache_snapshot_id"] = aws.image_cache_snapshot_id
+    return EksCluster(config.cluster.name, args).cluster
 
 
 def _gcp(config: PlatformConfig) -> Cluster:

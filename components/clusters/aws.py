@@ -13,13 +13,21 @@ offline engine cannot run). Creation order follows what each step needs:
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from gpuplane.components import gpus
 from gpuplane.components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
+from gpuplane.components.clusters.aws_args import (
+    ComputeMode,
+    ControlPlanePort,
+    EksClusterArgs,
+    GpuNodeImage,
+    eks_cluster_problems,
+)
 from gpuplane.components.clusters.aws_iam import (
     NODE_POLICIES,
     cluster_access,
@@ -30,13 +38,20 @@ from gpuplane.components.clusters.aws_iam import (
 from gpuplane.components.clusters.aws_models import model_store
 from gpuplane.components.clusters.aws_network import DISCOVERY_TAG, network
 from gpuplane.components.clusters.contract import (
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
     POOL_LABEL,
     Cluster,
+    ClusterSpec,
     GpuPool,
+    GpuPoolSpec,
+    GpuSharing,
     WorkloadIdentity,
 )
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.extras import missing_extra
+from gpuplane.components.naming import type_token
+from gpuplane.components.rules import check
 from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.versions import eks_addon_version
 
@@ -47,6 +62,14 @@ except ModuleNotFoundError as exc:
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
+__all__ = [
+    "ComputeMode",
+    "ControlPlanePort",
+    "EksCluster",
+    "EksClusterArgs",
+    "EksFacts",
+    "GpuNodeImage",
+]
 
 # Ports the control plane reaches on nodes for the cluster itself; the platform's
 # webhook ports come in through `control_plane_ports`. Karpenter 1.14 has no webhook.
@@ -66,56 +89,35 @@ SYSTEM_POOL_LABEL = {POOL_LABEL: "system"}
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
 
 
-@dataclass(frozen=True, kw_only=True)
-class EksGpuPool:
-    """One GPU pool on EKS."""
+@dataclass(frozen=True)
+class _EksPool:
+    """A GPU pool spec resolved for EKS: its contract pool, and what Karpenter's NodePool
+    takes beside it."""
 
-    name: str
+    pool: GpuPool
     instance_types: Sequence[str]
-    max_nodes: int
-    spot: bool
-    accelerator: str | None = None
-    gpus_per_node: int | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    sharing: Literal["none", "time-slicing", "mps"] = "none"
-    sharing_replicas: int | None = None
+    labels: Mapping[str, str]
 
 
-@dataclass(frozen=True, kw_only=True)
-class EksClusterArgs:
-    """Arguments of `EksCluster`. Defaults are the secure, cheap ones."""
-
-    kubernetes_version: str
-    admin_role_arns: Sequence[str]
-    """IAM roles granted cluster-admin through access entries (nobody else is)."""
-    public_access_cidrs: Sequence[str] = ()
-    """CIDRs allowed to reach the public endpoint; empty turns the public endpoint off."""
-    private_access: bool = True
-    compute_mode: Literal["karpenter", "auto"] = "karpenter"
-    vpc_cidr: str = "10.0.0.0/16"
-    zone_count: int = 2
-    nat_per_zone: bool = False
-    system_instance_type: str = "m6i.large"
-    system_min_nodes: int = 2
-    system_max_nodes: int = 3
-    gpu_pools: Sequence[EksGpuPool] = ()
-    gpu_node_image: Literal["al2023", "bottlerocket"] = "al2023"
-    gpu_node_image_version: str = "latest"
-    """The image release Karpenter's alias pins (`v20260724`); `latest` follows AWS."""
-    gpu_volume_gib: int = 200
-    consolidate_after: str = "2m"
-    fast_image_pull: bool = True
-    image_cache_snapshot_id: str | None = None
-    models_namespace: str = "models"
-    models_service_account: str = "models"
-    protect: bool = False
-    """Protect the cluster, its KMS key and the models bucket from deletion."""
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
-    control_plane_ports: Mapping[int, str] = field(default_factory=lambda: dict(WEBHOOK_PORTS))
-    """Node ports the control plane calls: webhooks and aggregated APIs. Default: the
-    serving stack's webhook ports (`serving.ports.WEBHOOK_PORTS`); add the jobs' (KEDA's
-    metrics server) when they run."""
+def _eks_pool(spec: GpuPoolSpec) -> _EksPool:
+    """The one place a pool spec becomes an EKS pool: the GPU comes from the instance
+    types where they imply one (components/gpus.py)."""
+    types = list(spec.get("instance_types", ()))
+    gpu = gpus.implied_gpu("aws", types[0])
+    counts = [g.count for t in types if (g := gpus.implied_gpu("aws", t))]
+    pool = GpuPool(
+        name=spec["name"],
+        node_selector={POOL_LABEL: spec["name"]},
+        accelerator=gpu.accelerator if gpu else spec.get("accelerator"),
+        # The most GPUs any allowed type carries: the pool's GPU limit is max_nodes x this.
+        gpus_per_node=max(counts) if counts else None,
+        min_nodes=0,
+        max_nodes=spec.get("max_nodes", 1),
+        spot=bool(spec.get("spot", False)),
+        sharing=GpuSharing(spec.get("sharing", GpuSharing.NONE)).value,
+        sharing_replicas=spec.get("sharing_replicas"),
+    )
+    return _EksPool(pool=pool, instance_types=types, labels=dict(spec.get("labels", {})))
 
 
 @dataclass(frozen=True)
@@ -183,17 +185,48 @@ def _gp3_class(
 
 
 class EksCluster(pulumi.ComponentResource):
-    """A private-by-default EKS cluster with GPU node pools that scale to zero."""
+    """A private-by-default EKS cluster with GPU node pools that scale to zero, a models
+    bucket and the Pod Identity that reads it; the cluster contract the serving stack
+    installs on (`spec`)."""
 
-    cluster: Cluster
-    eks: aws.eks.Cluster
+    provider: k8s.Provider
+    """The explicit provider every Kubernetes resource in this cluster must use."""
+    spec: ClusterSpec
+    """The cluster as ServingStack's `cluster` input."""
+    cluster_name: pulumi.Output[str]
+    """The EKS cluster's name."""
+    endpoint: pulumi.Output[str]
+    """The Kubernetes API server's URL."""
+    vpc_id: pulumi.Output[str]
+    """The VPC the cluster and its nodes run in."""
+    models_bucket: pulumi.Output[str]
+    """The S3 bucket model pods read through Pod Identity."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig that authenticates with `aws eks get-token` (secret)."""
 
     def __init__(
         self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("gpuplane:clusters:EksCluster", name, None, opts)
+        check("EksCluster", eks_cluster_problems(args))
+        super().__init__(type_token("clusters", "EksCluster"), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"gpuplane.dev/cluster": name, "managed-by": "gpuplane", **args.tags}
+        version = args["kubernetes_version"]
+        protect = bool(args.get("protect", False))
+        public_cidrs = list(args.get("public_access_cidrs", ()))
+        image = GpuNodeImage(args.get("gpu_node_image", GpuNodeImage.AL2023))
+        consolidate_after = args.get("consolidate_after", "2m")
+        volume_gib = args.get("gpu_volume_gib", 200)
+        models_namespace = args.get("models_namespace", MODELS_NAMESPACE)
+        models_service_account = args.get("models_service_account", MODELS_SERVICE_ACCOUNT)
+        system_instance_type = args.get("system_instance_type", "m6i.large")
+        system_min_nodes = args.get("system_min_nodes", 2)
+        ports = args.get("control_plane_ports")
+        control_plane_ports = (
+            {p["port"]: p["description"] for p in ports}
+            if ports is not None
+            else dict(WEBHOOK_PORTS)
+        )
+        tags = {"gpuplane.dev/cluster": name, "managed-by": "gpuplane", **args.get("tags", {})}
         invoke = pulumi.InvokeOutputOptions(parent=self)
         ctx = aws_karpenter.AwsContext(
             partition=aws.get_partition_output(opts=invoke).partition,
@@ -203,13 +236,13 @@ class EksCluster(pulumi.ComponentResource):
         net = network(
             name,
             cluster_name=name,
-            vpc_cidr=args.vpc_cidr,
-            zone_count=args.zone_count,
-            nat_per_zone=args.nat_per_zone,
+            vpc_cidr=args.get("vpc_cidr", "10.0.0.0/16"),
+            zone_count=args.get("zone_count", 2),
+            nat_per_zone=bool(args.get("nat_per_zone", False)),
             tags=tags,
             parent=self,
         )
-        auto = args.compute_mode == "auto"
+        auto = args.get("compute_mode", ComputeMode.KARPENTER) == ComputeMode.AUTO
 
         # --- control plane -------------------------------------------------------
         secrets_key = aws.kms.Key(
@@ -218,7 +251,7 @@ class EksCluster(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         aws.kms.Alias(
             f"{name}-secrets",
@@ -230,7 +263,7 @@ class EksCluster(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
             name=f"/aws/eks/{name}/cluster",
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.get("log_retention_days", 30),
             tags=tags,
             opts=child,
         )
@@ -243,7 +276,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
-        open_ports = {**CLUSTER_PORTS, **args.control_plane_ports}
+        open_ports = {**CLUSTER_PORTS, **control_plane_ports}
         control_plane_sg, node_sg, sg_rules = self._security_groups(
             name, net.vpc.id, tags, open_ports
         )
@@ -277,18 +310,14 @@ class EksCluster(pulumi.ComponentResource):
         self.eks = cluster = aws.eks.Cluster(
             f"{name}-eks",
             name=name,
-            version=args.kubernetes_version,
+            version=version,
             role_arn=cluster_role.arn,
             vpc_config={
                 "subnet_ids": [s.id for s in net.private_subnets],
                 "security_group_ids": [control_plane_sg.id],
-                "endpoint_private_access": args.private_access,
-                "endpoint_public_access": bool(args.public_access_cidrs),
-                **(
-                    {"public_access_cidrs": list(args.public_access_cidrs)}
-                    if args.public_access_cidrs
-                    else {}
-                ),
+                "endpoint_private_access": bool(args.get("private_access", True)),
+                "endpoint_public_access": bool(public_cidrs),
+                **({"public_access_cidrs": public_cidrs} if public_cidrs else {}),
             },
             access_config={
                 "authentication_mode": "API",
@@ -306,11 +335,11 @@ class EksCluster(pulumi.ComponentResource):
                 "ip_family": "ipv4",
                 **({"elastic_load_balancing": {"enabled": True}} if auto else {}),
             },
-            deletion_protection=args.protect,
+            deletion_protection=protect,
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                protect=args.protect,
+                protect=protect,
                 # Not the NAT routes: the control plane needs no egress from the VPC; the
                 # nodes wait for them instead, which saves minutes of a first deploy.
                 depends_on=[log_group, *cluster_grants, *sg_rules],
@@ -318,7 +347,7 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         access: list[pulumi.Resource] = []
-        for i, arn in enumerate(args.admin_role_arns):
+        for i, arn in enumerate(args["admin_role_arns"]):
             access += cluster_access(
                 f"{name}-admin-{i}",
                 cluster_name=cluster.name,
@@ -341,7 +370,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{addon_name}",
                 cluster_name=cluster.name,
                 addon_name=addon_name,
-                addon_version=eks_addon_version(addon_name, args.kubernetes_version),
+                addon_version=eks_addon_version(addon_name, version),
                 configuration_values=json.dumps(configuration) if configuration else None,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
@@ -363,14 +392,14 @@ class EksCluster(pulumi.ComponentResource):
             node_group_name_prefix=f"{name}-system-",
             node_role_arn=node_role.arn,
             subnet_ids=[s.id for s in net.private_subnets],
-            instance_types=[args.system_instance_type],
-            ami_type=_ami_type(args.system_instance_type),
+            instance_types=[system_instance_type],
+            ami_type=_ami_type(system_instance_type),
             capacity_type="ON_DEMAND",
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             scaling_config={
-                "min_size": args.system_min_nodes,
-                "desired_size": args.system_min_nodes,
-                "max_size": args.system_max_nodes,
+                "min_size": system_min_nodes,
+                "desired_size": system_min_nodes,
+                "max_size": args.get("system_max_nodes", 3),
             },
             update_config={"max_unavailable": 1},
             labels=dict(SYSTEM_POOL_LABEL),
@@ -425,34 +454,22 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-auto-gp3", "auto-gp3-encrypted", "ebs.csi.eks.amazonaws.com", sc, False
             )
 
-        pools = [
-            GpuPool(
-                name=p.name,
-                node_selector={karpenter.POOL_LABEL: p.name},
-                accelerator=p.accelerator,
-                gpus_per_node=p.gpus_per_node,
-                min_nodes=0,
-                max_nodes=p.max_nodes,
-                spot=p.spot,
-                sharing=p.sharing,
-                sharing_replicas=p.sharing_replicas,
-            )
-            for p in args.gpu_pools
-        ]
+        eks_pools = [_eks_pool(p) for p in args.get("gpu_pools", ())]
+        pools = [p.pool for p in eks_pools]
         self.gpu_node_pools: list[k8s.apiextensions.CustomResource] = []
         if pools and auto:
             assert auto_node_role is not None
             self.gpu_node_pools = aws_auto.gpu_capacity(
                 name,
                 pools=pools,
-                instance_types={p.name: p.instance_types for p in args.gpu_pools},
-                labels={p.name: p.labels for p in args.gpu_pools},
+                instance_types={p.pool.name: p.instance_types for p in eks_pools},
+                labels={p.pool.name: p.labels for p in eks_pools},
                 cluster=cluster,
                 cluster_name=name,
                 node_role=auto_node_role,
                 partition=ctx.partition,
-                volume_gib=args.gpu_volume_gib,
-                consolidate_after=args.consolidate_after,
+                volume_gib=volume_gib,
+                consolidate_after=consolidate_after,
                 tags=tags,
                 provider=provider,
                 parent=self,
@@ -460,17 +477,17 @@ class EksCluster(pulumi.ComponentResource):
             )
         elif pools:
             self.gpu_node_pools = self._karpenter(
-                name, args, ctx, cluster, pools, tags, provider, base
+                name, args, ctx, cluster, eks_pools, tags, provider, base
             )
 
         models = model_store(
             name,
             cluster=cluster,
             cluster_name=name,
-            namespace=args.models_namespace,
-            service_accounts=[args.models_service_account, "default"],
+            namespace=models_namespace,
+            service_accounts=[models_service_account, "default"],
             partition=ctx.partition,
-            protect=args.protect,
+            protect=protect,
             tags=tags,
             parent=self,
         )
@@ -490,17 +507,17 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster = Cluster(
             name=cluster.name,
             cloud="aws",
-            kubernetes_version=args.kubernetes_version,
-            models_namespace=args.models_namespace,
-            models_service_account=args.models_service_account,
+            kubernetes_version=version,
+            models_namespace=models_namespace,
+            models_service_account=models_service_account,
             provider=provider,
             kubeconfig=config,
             gpu_pools=tuple(pools),
             load_balancer=True,
             ingress_service=ingress,
             workload_identity=WorkloadIdentity(storage_uri_prefix=models.uri_prefix),
-            gpu_node_os="eks-auto" if auto else args.gpu_node_image,
-            empty_gpu_node_delay=args.consolidate_after,
+            gpu_node_os="eks-auto" if auto else image.value,
+            empty_gpu_node_delay=consolidate_after,
             facts=EksFacts(
                 eks=cluster,
                 cluster_name=name,
@@ -508,7 +525,7 @@ class EksCluster(pulumi.ComponentResource):
                 region=ctx.region,
                 models_bucket=models.bucket,
                 models_key=models.key,
-                protect=args.protect,
+                protect=protect,
                 tags=tags,
             ),
             dataplane="aws-vpc-cni",
@@ -530,13 +547,22 @@ class EksCluster(pulumi.ComponentResource):
                 *net.public_subnets,
             ),
         )
+        self.provider = provider
+        self.spec = self.cluster.spec
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.vpc_id = net.vpc.id
+        self.models_bucket = models.bucket.bucket
+        self.kubeconfig = pulumi.Output.secret(config)
         self.register_outputs(
             {
-                "clusterName": cluster.name,
-                "endpoint": cluster.endpoint,
-                "vpcId": net.vpc.id,
-                "modelsBucket": models.bucket.bucket,
-                "kubeconfig": config,
+                "provider": self.provider,
+                "spec": self.spec,
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "vpcId": self.vpc_id,
+                "modelsBucket": self.models_bucket,
+                "kubeconfig": self.kubeconfig,
             }
         )
 
@@ -671,11 +697,12 @@ class EksCluster(pulumi.ComponentResource):
         args: EksClusterArgs,
         ctx: aws_karpenter.AwsContext,
         cluster: aws.eks.Cluster,
-        pools: Sequence[GpuPool],
-        tags: Mapping[str, str],
+        eks_pools: Sequence[_EksPool],
+        tags: Mapping[str, pulumi.Input[str]],
         provider: k8s.Provider,
         base: Sequence[pulumi.Resource],
     ) -> list[k8s.apiextensions.CustomResource]:
+        image = GpuNodeImage(args.get("gpu_node_image", GpuNodeImage.AL2023))
         aws_side = aws_karpenter.karpenter_aws(
             name, ctx=ctx, cluster=cluster, cluster_name=name, tags=tags, parent=self
         )
@@ -688,29 +715,30 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
             depends_on=[*base, *aws_side.ready],
         )
+        pools = [p.pool for p in eks_pools]
         node_pools = karpenter.gpu_node_pools(
             name,
             pools=pools,
-            instance_types={p.name: p.instance_types for p in args.gpu_pools},
-            labels={p.name: p.labels for p in args.gpu_pools},
+            instance_types={p.pool.name: p.instance_types for p in eks_pools},
+            labels={p.pool.name: p.labels for p in eks_pools},
             node_class=aws_karpenter.EC2_NODE_CLASS,
             node_class_spec=lambda pool: aws_karpenter.node_class_spec(
                 pool,
                 cluster_name=name,
                 node_role=aws_side.node_role.name,
-                image=args.gpu_node_image,
-                image_version=args.gpu_node_image_version,
-                volume_gib=args.gpu_volume_gib,
-                snapshot_id=args.image_cache_snapshot_id,
-                fast_image_pull=args.fast_image_pull,
+                image=image.value,
+                image_version=args.get("gpu_node_image_version", "latest"),
+                volume_gib=args.get("gpu_volume_gib", 200),
+                snapshot_id=args.get("image_cache_snapshot_id"),
+                fast_image_pull=bool(args.get("fast_image_pull", True)),
                 tags={**tags, "Name": f"{name}-gpu-{pool.name}"},
             ),
-            consolidate_after=args.consolidate_after,
+            consolidate_after=args.get("consolidate_after", "2m"),
             provider=provider,
             parent=self,
             depends_on=[controller],
         )
-        if args.gpu_node_image == "al2023":
+        if image == GpuNodeImage.AL2023:
             # Bottlerocket's NVIDIA variant carries its own device plugin.
             nvidia.device_plugin(name, pools=pools, provider=provider, parent=self, depends_on=base)
         return node_pools

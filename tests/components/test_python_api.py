@@ -178,7 +178,7 @@ def test_a_cluster_opens_the_serving_stacks_webhook_ports_by_default() -> None:
 
 def test_the_serving_stack_refuses_a_cluster_whose_firewall_closes_its_webhooks() -> None:
     with pytest.raises(ArgsError) as caught:
-        _eks_and_serving(control_plane_ports={15017: "istiod only"})
+        _eks_and_serving(control_plane_ports=[{"port": 15017, "description": "istiod only"}])
     (problem,) = [p for p in caught.value.problems if p.startswith("cluster.control_plane_ports:")]
     # Everything but istiod's port (and the kubelet's 10250, always open on EKS) is named.
     for port in ("8443", "9443"):
