@@ -120,6 +120,10 @@ def _pool(expr: str) -> str:
     return f'{expr} * on (node) group_left (pool) {GPU_NODE}{{pool=~"$pool"}}'
 
 
+PER_GPU = "{{node}} gpu {{gpu}}"
+"""The legend of a per-GPU series."""
+
+
 def _per_gpu(metric: str) -> str:
     return f'{metric} * on (node) group_left (pool) {GPU_NODE}{{pool=~"$pool"}}'
 
@@ -155,34 +159,19 @@ def fleet() -> dict[str, Any]:
             [Query(f"{_pool('(time() - max by (node) (kube_node_created))')}", "{{node}}")],
             unit="s",
         ),
-        Panel(
-            "GPU utilisation",
-            [Query(_per_gpu("DCGM_FI_DEV_GPU_UTIL"), "{{node}} gpu {{gpu}}")],
-            unit="percent",
-        ),
-        Panel(
-            "Tensor core activity",
-            [Query(_per_gpu("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"), "{{node}} gpu {{gpu}}")],
-            unit="percentunit",
-        ),
-        Panel(
-            "GPU memory used",
-            [Query(_per_gpu(f"({memory})"), "{{node}} gpu {{gpu}} {{pod}}")],
-            unit="percentunit",
-        ),
-        Panel(
-            "GPU temperature",
-            [Query(_per_gpu("DCGM_FI_DEV_GPU_TEMP"), "{{node}} gpu {{gpu}}")],
-            unit="celsius",
-        ),
-        Panel(
-            "GPU power",
-            [Query(_per_gpu("DCGM_FI_DEV_POWER_USAGE"), "{{node}} gpu {{gpu}}")],
-            unit="watt",
+        *(
+            Panel(title, [Query(_per_gpu(metric), legend)], unit=unit)
+            for title, metric, legend, unit in (
+                ("GPU utilisation", "DCGM_FI_DEV_GPU_UTIL", PER_GPU, "percent"),
+                ("Tensor core activity", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", PER_GPU, "percentunit"),
+                ("GPU memory used", f"({memory})", f"{PER_GPU} {{{{pod}}}}", "percentunit"),
+                ("GPU temperature", "DCGM_FI_DEV_GPU_TEMP", PER_GPU, "celsius"),
+                ("GPU power", "DCGM_FI_DEV_POWER_USAGE", PER_GPU, "watt"),
+            )
         ),
         Panel(
             "XID errors (last XID per GPU; 0 is none)",
-            [Query(_per_gpu("DCGM_FI_DEV_XID_ERRORS"), "{{node}} gpu {{gpu}}")],
+            [Query(_per_gpu("DCGM_FI_DEV_XID_ERRORS"), PER_GPU)],
             width=24,
         ),
     ]
