@@ -28,7 +28,8 @@ from gpuplane.components.jobs.cloud import (
     JobsCloud,
     Scaler,
 )
-from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, duration_seconds
+from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig
+from gpuplane.components.rules import duration_seconds
 
 # SQS's longest visibility timeout (12 h); a message stays hidden while its job runs.
 MAX_VISIBILITY = 43200

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 from pydantic.alias_generators import to_camel
 
 from gpuplane.components import gpus
+from gpuplane.components.rules import duration_seconds
 
 # A Kubernetes name that leaves room for KEDA's and the Job controller's suffixes.
 _JOB_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
@@ -25,7 +26,6 @@ _IMAGE = re.compile(
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|[0-9]+m)$")
 _MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)*$")
-_DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 _SQS_URL = re.compile(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/(\d{12})/([\w-]{1,80})$")
 _PUBSUB_SUBSCRIPTION = re.compile(r"^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/subscriptions/(.+)$")
 _AZURE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
@@ -59,15 +59,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
     )
-
-
-def duration_seconds(value: str) -> int:
-    """`1h30m` -> 5400 (the same form as the rest of gpuplane's durations)."""
-    match = _DURATION.match(value)
-    if not value or not match:
-        raise ValueError(f"must be a duration like 30m, 2h or 1h30m, given {value!r}")
-    hours, minutes, seconds = (int(g[:-1]) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def cron_problem(expression: str) -> str | None:

@@ -33,7 +33,8 @@ from gpuplane.components.jobs.kueue import (
     KueueArgs,
     pool_capacity,
 )
-from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, duration_seconds
+from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig
+from gpuplane.components.rules import duration_seconds
 from gpuplane.components.serving.common import custom_resource, namespace
 
 TRIGGER_AUTHENTICATION = "workload-identity"
