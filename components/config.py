@@ -290,6 +290,7 @@ class KnativeConfig(_Model):
             request_timeout=self.request_timeout,
             container_concurrency=self.container_concurrency,
             version=self.version,
+            **({"installed_version": self.installed_version} if self.installed_version else {}),
         )
 
 
@@ -767,10 +768,10 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
             acme_email=serving.acme_email,
             knative=serving.knative.settings(),
             key=camel_key("gpuplane:serving."),
+            monitoring=serving.monitoring.settings(),
         )
     )
     problems.extend(_check_monitoring(cfg))
-    problems.extend(_knative_upgrade(cfg.serving.knative))
 
     if cfg.aws is not None and cfg.cloud != "aws":
         problems.append(f"gpuplane:aws: only for gpuplane:cloud aws, not {cfg.cloud}")
@@ -867,45 +868,12 @@ def cold_start_budget(serving: ServingConfig) -> str:
 def _check_monitoring(cfg: PlatformConfig) -> list[str]:
     monitoring = cfg.serving.monitoring
     problems = []
-    budget = monitoring.alerts.cold_start_budget
-    deadline = cfg.serving.knative.progress_deadline
-    if budget is not None and duration_seconds(budget) >= duration_seconds(deadline):
-        problems.append(
-            "gpuplane:serving.monitoring.alerts.coldStartBudget: must be below "
-            f"gpuplane:serving.knative.progressDeadline ({deadline}), which fails the revision "
-            f"anyway, given {budget}"
-        )
     if cfg.cloud not in MANAGED_CLOUDS and _alias_set(monitoring, "cost") and monitoring.cost:
         problems.append(
             "gpuplane:serving.monitoring.cost: needs a cloud price table (aws, gcp, azure); "
             "a cluster gpuplane does not create has none, given true"
         )
     return problems
-
-
-def _knative_upgrade(knative: KnativeConfig) -> list[str]:
-    """The Knative Operator moves a KnativeServing one minor at a time: refuse a jump."""
-    if knative.installed_version is None:
-        return []
-    installed = int(knative.installed_version.split(".")[1])
-    target = int(knative.version.split(".")[1])
-    if abs(target - installed) <= 1:
-        return []
-    stop = next(
-        (v for v in versions.KNATIVE_SERVING_INSTALLABLE if int(v.split(".")[1]) == installed + 1),
-        None,
-    )
-    step = (
-        f"set gpuplane:serving.knative.version: {stop} and run `pulumi up`, then set "
-        f"installedVersion: {stop} and remove version"
-        if stop
-        else "upgrade through each minor with an older gpuplane release first"
-    )
-    return [
-        f"gpuplane:serving.knative.installedVersion: {knative.installed_version} -> "
-        f"{knative.version} skips a minor; the Knative Operator moves Serving one minor "
-        f"at a time: {step}"
-    ]
 
 
 def _gpu_pools_from_zero(cfg: PlatformConfig, why: str) -> list[str]:

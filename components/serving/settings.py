@@ -4,6 +4,7 @@ Kept apart from the components (no Kubernetes SDK here), so the YAML config laye
 checks a stack file with the very rules `ServingStack` applies to its args.
 """
 
+import re
 from typing import Any, NotRequired, TypedDict
 
 from gpuplane.components import versions
@@ -31,6 +32,10 @@ class KnativeSettings(TypedDict):
     container_concurrency: NotRequired[int]
     """Hard per-pod concurrency (0-1000, 0 = unlimited); set it to the inference engine's
     batch capacity. Default 8."""
+    installed_version: NotRequired[str]
+    """The Knative Serving release the cluster runs now, `1.NN.P`; when given, a `version`
+    more than one minor away is refused (the operator moves one minor at a time).
+    Default: unknown (a new cluster)."""
 
 
 KNATIVE_DEFAULTS: dict[str, Any] = {
@@ -44,6 +49,7 @@ KNATIVE_DEFAULTS: dict[str, Any] = {
 }
 MAX_REQUEST_TIMEOUT = 600
 MIN_PROGRESS_DEADLINE = 600
+_RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 
 
 def knative_settings(settings: KnativeSettings | None) -> dict[str, Any]:
@@ -92,7 +98,42 @@ def knative_problems(settings: KnativeSettings | None, key: KeyName) -> list[str
             f"{key('container_concurrency')}: must be an integer from 0 to 1000, "
             f"given {concurrency!r}"
         )
+    problems.extend(knative_upgrade_problems(full, key))
     return problems
+
+
+def knative_upgrade_problems(full: dict[str, Any], key: KeyName) -> list[str]:
+    """The Knative Operator moves a KnativeServing one minor at a time: refuse a jump from
+    `installed_version` to `version`."""
+    installed = full.get("installed_version")
+    if installed is None:
+        return []
+    match = _RELEASE.match(str(installed))
+    if match is None:
+        return [
+            f"{key('installed_version')}: must be a Knative Serving release written 1.NN.P, "
+            f"like 1.21.3, given {installed!r}"
+        ]
+    target = _RELEASE.match(str(full["version"]))
+    if target is None:
+        return []  # the version rule reports it
+    minor = int(match.group(1))
+    if abs(int(target.group(1)) - minor) <= 1:
+        return []
+    stop = next(
+        (v for v in versions.KNATIVE_SERVING_INSTALLABLE if int(v.split(".")[1]) == minor + 1),
+        None,
+    )
+    step = (
+        f"set {key('version')}: {stop} and run `pulumi up`, then set "
+        f"{key('installed_version').rpartition('.')[2]}: {stop} and remove version"
+        if stop
+        else "upgrade through each minor with an older gpuplane release first"
+    )
+    return [
+        f"{key('installed_version')}: {installed} -> {full['version']} skips a minor; the "
+        f"Knative Operator moves Serving one minor at a time: {step}"
+    ]
 
 
 class AlertSettings(TypedDict):
@@ -150,11 +191,44 @@ MONITORING_DEFAULTS: dict[str, Any] = {
 }
 
 
+def monitoring_problems(
+    monitoring: MonitoringSettings | None, knative: KnativeSettings | None, key: KeyName
+) -> list[str]:
+    """What is wrong with the monitoring settings, each naming its key."""
+    alerts = (monitoring or {}).get("alerts", {})
+    problems = []
+    for name in ("idle_gpu_node_margin", "gpu_pod_pending", "not_ready", "cold_start_budget"):
+        if name in alerts:
+            try:
+                duration_seconds(alerts[name])
+            except ValueError as exc:
+                problems.append(f"{key(f'monitoring.alerts.{name}')}: {exc}")
+    budget = alerts.get("cold_start_budget")
+    deadline = knative_settings(knative)["progress_deadline"]
+    try:
+        over = budget is not None and duration_seconds(budget) >= duration_seconds(deadline)
+    except ValueError:
+        over = False  # reported above, or by the knative rules
+    if over:
+        problems.append(
+            f"{key('monitoring.alerts.cold_start_budget')}: must be below "
+            f"{key('knative.progress_deadline')} ({deadline}), which fails the revision "
+            f"anyway, given {budget}"
+        )
+    return problems
+
+
 def serving_problems(
-    *, domain: object, acme_email: object, knative: KnativeSettings | None, key: KeyName
+    *,
+    domain: object,
+    acme_email: object,
+    knative: KnativeSettings | None,
+    key: KeyName,
+    monitoring: MonitoringSettings | None = None,
 ) -> list[str]:
     """What is wrong with the serving stack's settings, each naming its key."""
     problems = knative_problems(knative, lambda path: key(f"knative.{path}"))
+    problems.extend(monitoring_problems(monitoring, knative, key))
     if acme_email is not None and domain is None:
         problems.append(
             f"{key('acme_email')}: needs {key('domain')}, a domain you own whose DNS points "

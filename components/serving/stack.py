@@ -224,6 +224,7 @@ def serving_stack_problems(args: ServingStackArgs) -> list[str]:
         acme_email=args.get("acme_email"),
         knative=args.get("knative"),
         key=python_key,
+        monitoring=args.get("monitoring"),
     )
     problems.extend(webhook_port_problems(args["cluster"].get("control_plane_ports")))
     version = args["cluster"].get("kubernetes_version")

@@ -63,6 +63,23 @@ def test_snake_case_args_and_output_values_reach_the_resources() -> None:
         ({"knative": {"scaleDownDelay": "5m"}}, "knative.scaleDownDelay", "unknown key"),
         ({"scale_down_delay": "5m"}, "scale_down_delay", "unknown key"),
         ({"min_replicas_policy": True}, "min_replicas_policy", "needs Kubernetes 1.36+"),
+        (
+            {"knative": {"installed_version": "1.21.3"}},
+            "knative.installed_version",
+            "skips a minor; the Knative Operator moves Serving one minor at a time: set "
+            "knative.version: 1.22.1 and run `pulumi up`, then set installed_version: 1.22.1",
+        ),
+        ({"knative": {"installed_version": "1.22"}}, "knative.installed_version", "1.NN.P"),
+        (
+            {"monitoring": {"alerts": {"cold_start_budget": "40m"}}},
+            "monitoring.alerts.cold_start_budget",
+            "must be below knative.progress_deadline (30m)",
+        ),
+        (
+            {"monitoring": {"alerts": {"not_ready": "later"}}},
+            "monitoring.alerts.not_ready",
+            "a duration",
+        ),
     ],
 )
 def test_serving_stack_refuses_bad_args_naming_the_key(
