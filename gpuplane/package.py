@@ -15,13 +15,14 @@ from importlib import metadata
 
 import pulumi
 
+from gpuplane.components.clusters.aws import EksCluster
 from gpuplane.components.clusters.existing import ExistingCluster
 from gpuplane.components.serving.stack import ServingStack
 
 NAME = "gpuplane"
-COMPONENTS: list[type[pulumi.ComponentResource]] = [ExistingCluster, ServingStack]
-"""Published components. The cloud clusters (EksCluster, GkeCluster, AksCluster) are
-Python-only until their Args leave dataclasses with Literal types for TypedDicts."""
+COMPONENTS: list[type[pulumi.ComponentResource]] = [ExistingCluster, ServingStack, EksCluster]
+"""Published components. EksCluster needs the `aws` extra (provider/requirements.txt
+installs it); GkeCluster and AksCluster are Python-only until their Args are TypedDicts."""
 
 
 def version() -> str:

@@ -28,9 +28,13 @@ def schema() -> dict[str, Any]:
     return package.schema()
 
 
-def test_the_package_publishes_serving_stack_and_existing_cluster(schema: dict) -> None:
+def test_the_package_publishes_serving_stack_and_the_clusters(schema: dict) -> None:
     assert schema["name"] == "gpuplane"
-    assert sorted(schema["resources"]) == [f"{INDEX}ExistingCluster", f"{INDEX}ServingStack"]
+    assert sorted(schema["resources"]) == [
+        f"{INDEX}EksCluster",
+        f"{INDEX}ExistingCluster",
+        f"{INDEX}ServingStack",
+    ]
     for resource in schema["resources"].values():
         assert resource["isComponent"] is True
         assert resource["description"]
@@ -97,15 +101,114 @@ def test_declared_outputs_are_the_registered_outputs(
     monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
 
     def program() -> None:
-        from gpuplane.components import ExistingCluster, ServingStack
+        from gpuplane.components import EksCluster, ExistingCluster, ServingStack
 
         lab = ExistingCluster("lab", {"context": "kind-lab"})
         ServingStack("lab-serving", {"cluster": lab.spec})
+        EksCluster("ml", {"kubernetes_version": "1.36", "admin_role_arns": [ADMIN]})
 
-    run_program(program, project="p", stack="s")
+    run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
     for token, resource in schema["resources"].items():
         name = token.removeprefix(INDEX)
         assert registered[name] == set(resource["properties"]), name
+
+
+ADMIN = "arn:aws:iam::123456789012:role/admin"
+
+
+def test_eks_cluster_schema_enums_inputs_and_requirements(schema: dict) -> None:
+    from gpuplane.components.clusters.aws import EksClusterArgs, EksComputeMode, EksGpuNodeImage
+
+    eks = schema["resources"][f"{INDEX}EksCluster"]
+    inputs = eks["inputProperties"]
+    # Required vs optional follows the TypedDict.
+    assert eks["requiredInputs"] == ["adminRoleArns", "kubernetesVersion"]
+    assert len(inputs) == len(EksClusterArgs.__annotations__)
+    # Closed sets are enums with their values and described members.
+    for enum, prop in ((EksComputeMode, "computeMode"), (EksGpuNodeImage, "gpuNodeImage")):
+        assert inputs[prop]["$ref"] == f"#/types/{INDEX}{enum.__name__}"
+        published = schema["types"][f"{INDEX}{enum.__name__}"]
+        assert [v["value"] for v in published["enum"]] == [m.value for m in enum]
+        assert all(v["description"] for v in published["enum"])
+    # Values that only flow into resources take Outputs; the ones the component
+    # branches on or checks are plain.
+    assert "plain" not in inputs["logRetentionDays"]
+    assert "plain" not in inputs["adminRoleArns"]["items"]
+    assert "plain" not in inputs["publicAccessCidrs"]["items"]
+    assert "plain" not in inputs["tags"]["additionalProperties"]
+    for plain in ("kubernetesVersion", "vpcCidr", "zoneCount", "computeMode", "gpuPools"):
+        assert inputs[plain]["plain"] is True, plain
+    assert inputs["gpuPools"]["items"]["$ref"] == f"#/types/{INDEX}GpuPoolSpec"
+    port = schema["types"][f"{INDEX}ControlPlanePort"]
+    assert port["required"] == ["description", "port"]
+    assert port["properties"]["port"]["type"] == "integer"
+    # Descriptions come from the docstrings, defaults included.
+    assert "Default 30" in inputs["logRetentionDays"]["description"]
+    assert "Default karpenter" in inputs["computeMode"]["description"]
+    assert eks["properties"]["kubeconfig"]["type"] == "string"
+    assert eks["properties"]["spec"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+
+
+def test_eks_cluster_plans_from_the_packages_camel_case_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a Pulumi YAML or TypeScript program calls it: camelCase properties, enum
+    strings, nested pool specs, mapped by the component provider."""
+    monkeypatch.setattr(host, "is_hosting", True)
+    provider = ComponentProvider(package.COMPONENTS, package.NAME)
+    props = {
+        "kubernetesVersion": "1.36",
+        "adminRoleArns": [ADMIN],
+        "publicAccessCidrs": ["198.51.100.0/24"],
+        "computeMode": "auto",
+        "logRetentionDays": 90,
+        "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge"], "maxNodes": 3}],
+    }
+
+    def program() -> None:
+        from gpuplane.components import EksCluster
+
+        args = provider.map_inputs(props, provider._component_defs["EksCluster"])
+        EksCluster("ml", args)
+
+    graph = run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
+    [cluster] = graph.by_type("aws:eks/cluster:Cluster")
+    assert cluster.get("computeConfig.enabled") is True
+    assert cluster.get("vpcConfig.publicAccessCidrs") == ["198.51.100.0/24"]
+    [logs] = graph.by_type("aws:cloudwatch/logGroup:LogGroup")
+    assert logs.inputs["retentionInDays"] == 90
+    [pool] = graph.by_type("kubernetes:karpenter.sh/v1:NodePool")
+    assert pool.get("spec.limits.nodes") == 3
+    # Hosted, the component registers the token the package publishes.
+    assert graph.by_type(f"{INDEX}EksCluster")
+
+
+def test_the_provider_installs_the_cloud_extras_its_components_import() -> None:
+    """provider/requirements.txt is the plugin's virtualenv: every cloud SDK the
+    published components import must come from an extra it installs."""
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, gpuplane.package\n"
+            "from gpuplane.components.extras import EXTRAS\n"
+            "print(' '.join(e for m, e in EXTRAS.items() if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    needed = set(imported.stdout.split())
+    assert "aws" in needed  # EksCluster is published
+    [editable] = [
+        line
+        for line in (ROOT / "provider" / "requirements.txt").read_text().splitlines()
+        if line.startswith("-e")
+    ]
+    extras = re.search(r"\[([\w,]+)\]", editable)
+    installed = set(extras.group(1).split(",")) if extras else set()
+    assert needed <= installed or "all" in installed, (needed, installed)
 
 
 def _yaml_value(value: Any, resources: dict[str, Any]) -> Any:

@@ -22,10 +22,9 @@ import pulumi_kubernetes as k8s
 from gpuplane.components import gpus
 from gpuplane.components.clusters import aws_auto, aws_karpenter, karpenter, nvidia
 from gpuplane.components.clusters.aws_args import (
-    ComputeMode,
-    ControlPlanePort,
     EksClusterArgs,
-    GpuNodeImage,
+    EksComputeMode,
+    EksGpuNodeImage,
     eks_cluster_problems,
 )
 from gpuplane.components.clusters.aws_iam import (
@@ -43,6 +42,7 @@ from gpuplane.components.clusters.contract import (
     POOL_LABEL,
     Cluster,
     ClusterSpec,
+    ControlPlanePort,
     GpuPool,
     GpuPoolSpec,
     GpuSharing,
@@ -63,12 +63,12 @@ except ModuleNotFoundError as exc:
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 __all__ = [
-    "ComputeMode",
     "ControlPlanePort",
     "EksCluster",
     "EksClusterArgs",
+    "EksComputeMode",
     "EksFacts",
-    "GpuNodeImage",
+    "EksGpuNodeImage",
 ]
 
 # Ports the control plane reaches on nodes for the cluster itself; the platform's
@@ -213,7 +213,7 @@ class EksCluster(pulumi.ComponentResource):
         version = args["kubernetes_version"]
         protect = bool(args.get("protect", False))
         public_cidrs = list(args.get("public_access_cidrs", ()))
-        image = GpuNodeImage(args.get("gpu_node_image", GpuNodeImage.AL2023))
+        image = EksGpuNodeImage(args.get("gpu_node_image", EksGpuNodeImage.AL2023))
         consolidate_after = args.get("consolidate_after", "2m")
         volume_gib = args.get("gpu_volume_gib", 200)
         models_namespace = args.get("models_namespace", MODELS_NAMESPACE)
@@ -242,7 +242,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
-        auto = args.get("compute_mode", ComputeMode.KARPENTER) == ComputeMode.AUTO
+        auto = args.get("compute_mode", EksComputeMode.KARPENTER) == EksComputeMode.AUTO
 
         # --- control plane -------------------------------------------------------
         secrets_key = aws.kms.Key(
@@ -702,7 +702,7 @@ class EksCluster(pulumi.ComponentResource):
         provider: k8s.Provider,
         base: Sequence[pulumi.Resource],
     ) -> list[k8s.apiextensions.CustomResource]:
-        image = GpuNodeImage(args.get("gpu_node_image", GpuNodeImage.AL2023))
+        image = EksGpuNodeImage(args.get("gpu_node_image", EksGpuNodeImage.AL2023))
         aws_side = aws_karpenter.karpenter_aws(
             name, ctx=ctx, cluster=cluster, cluster_name=name, tags=tags, parent=self
         )
@@ -738,7 +738,7 @@ class EksCluster(pulumi.ComponentResource):
             parent=self,
             depends_on=[controller],
         )
-        if image == GpuNodeImage.AL2023:
+        if image == EksGpuNodeImage.AL2023:
             # Bottlerocket's NVIDIA variant carries its own device plugin.
             nvidia.device_plugin(name, pools=pools, provider=provider, parent=self, depends_on=base)
         return node_pools

@@ -13,7 +13,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 
 from gpuplane.components import versions
-from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
+from gpuplane.components.clusters.contract import ControlPlanePort, GpuPoolSpec, GpuSharing
 from gpuplane.components.clusters.endpoint import public_cidr_problem
 from gpuplane.components.clusters.pools import (
     NODE_COUNT,
@@ -25,7 +25,7 @@ from gpuplane.components.messages import quote
 from gpuplane.components.rules import KeyName, duration_seconds, python_key, unknown_keys
 
 
-class ComputeMode(StrEnum):
+class EksComputeMode(StrEnum):
     """How EKS GPU nodes are provisioned."""
 
     KARPENTER = "karpenter"
@@ -34,22 +34,13 @@ class ComputeMode(StrEnum):
     """EKS Auto Mode: AWS runs Karpenter, the NVIDIA driver and its device plugin."""
 
 
-class GpuNodeImage(StrEnum):
+class EksGpuNodeImage(StrEnum):
     """The image of Karpenter's GPU nodes."""
 
     AL2023 = "al2023"
     """EKS-optimized Amazon Linux 2023 with the NVIDIA driver."""
     BOTTLEROCKET = "bottlerocket"
     """Bottlerocket's NVIDIA variant (its own device plugin; SOCI and image-cache snapshots)."""
-
-
-class ControlPlanePort(TypedDict):
-    """A node port the EKS control plane may call (a webhook or an aggregated API)."""
-
-    port: int
-    """The TCP port on the nodes."""
-    description: str
-    """What listens there; becomes the security group rules' description."""
 
 
 ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -73,7 +64,7 @@ class EksClusterArgs(TypedDict):
     public endpoint off."""
     private_access: NotRequired[bool]
     """Whether the endpoint is reachable from inside the VPC. Default true."""
-    compute_mode: NotRequired[ComputeMode]
+    compute_mode: NotRequired[EksComputeMode]
     """How GPU nodes are provisioned. Default karpenter."""
     vpc_cidr: NotRequired[str]
     """The VPC's private (RFC 1918) block, /16 to /18; pods take VPC addresses. Default
@@ -90,7 +81,7 @@ class EksClusterArgs(TypedDict):
     """Most system nodes, 1-100. Default 3."""
     gpu_pools: NotRequired[Sequence[GpuPoolSpec]]
     """GPU pools, each scaling from zero (`min_nodes` must stay 0 on EKS). Default: none."""
-    gpu_node_image: NotRequired[GpuNodeImage]
+    gpu_node_image: NotRequired[EksGpuNodeImage]
     """The image of Karpenter's GPU nodes; only with compute mode karpenter. Default al2023."""
     gpu_node_image_version: NotRequired[str]
     """The image release Karpenter's alias pins (`v20260724`); only with compute mode
@@ -168,7 +159,7 @@ def eks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
         )
     pools: Sequence[GpuPoolSpec] = args.get("gpu_pools", ())
     problems.extend(pools_from_zero(pools, _WHY_FROM_ZERO, key))
-    auto = args.get("compute_mode", ComputeMode.KARPENTER) == ComputeMode.AUTO
+    auto = args.get("compute_mode", EksComputeMode.KARPENTER) == EksComputeMode.AUTO
     for i, pool in enumerate(pools):
         if auto and pool.get("sharing", GpuSharing.NONE) != GpuSharing.NONE:
             problems.append(
@@ -185,7 +176,7 @@ def eks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
                 )
     elif (
         "image_cache_snapshot_id" in args
-        and args.get("gpu_node_image", GpuNodeImage.AL2023) != GpuNodeImage.BOTTLEROCKET
+        and args.get("gpu_node_image", EksGpuNodeImage.AL2023) != EksGpuNodeImage.BOTTLEROCKET
     ):
         problems.append(
             f"{key('image_cache_snapshot_id')}: needs {_leaf(key, 'gpu_node_image')} "
@@ -230,9 +221,9 @@ def eks_cluster_problems(args: EksClusterArgs) -> list[str]:
     if "vpc_cidr" in args and (problem := vpc_cidr_problem(args["vpc_cidr"])) is not None:
         problems.append(f"vpc_cidr: {problem}, given {quote(args['vpc_cidr'])}")
     if "compute_mode" in args:
-        problems.extend(_choice(args["compute_mode"], ComputeMode, "compute_mode"))
+        problems.extend(_choice(args["compute_mode"], EksComputeMode, "compute_mode"))
     if "gpu_node_image" in args:
-        problems.extend(_choice(args["gpu_node_image"], GpuNodeImage, "gpu_node_image"))
+        problems.extend(_choice(args["gpu_node_image"], EksGpuNodeImage, "gpu_node_image"))
     version = args.get("gpu_node_image_version")
     if version is not None and not IMAGE_VERSION.match(str(version)):
         problems.append(

@@ -80,6 +80,16 @@ class GpuPoolSpec(TypedDict):
     """Pods per physical GPU when shared (2-48); required unless sharing is none."""
 
 
+class ControlPlanePort(TypedDict):
+    """A node port a cluster's control plane may call (a webhook or an aggregated API),
+    opened in the firewall between control plane and nodes (EKS, GKE)."""
+
+    port: int
+    """The TCP port on the nodes."""
+    description: str
+    """What listens there (the firewall rule's description)."""
+
+
 class GpuPlacement(TypedDict):
     """How workloads land on one GPU pool's nodes (the contract's view of a pool)."""
 

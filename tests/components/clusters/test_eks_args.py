@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from gpuplane.components import ArgsError, EksCluster, EksClusterArgs
-from gpuplane.components.clusters.aws import ComputeMode, GpuNodeImage
+from gpuplane.components.clusters.aws import EksComputeMode, EksGpuNodeImage
 from gpuplane.components.clusters.contract import GpuSharing
 from gpuplane.engine import run_program
 from gpuplane.graph import Resource, ResourceGraph
@@ -216,12 +216,12 @@ def test_output_values_reach_their_resources() -> None:
 
 def test_enums_are_taken_as_member_or_string() -> None:
     pools = [{"name": "l4", "instance_types": ["g6.xlarge"]}]
-    by_member = eks(compute_mode=ComputeMode.AUTO, gpu_pools=pools)
+    by_member = eks(compute_mode=EksComputeMode.AUTO, gpu_pools=pools)
     by_string = eks(compute_mode="auto", gpu_pools=pools)
     assert by_member.dumps() == by_string.dumps()
     assert one(by_member, CLUSTER).get("computeConfig.enabled") is True
     assert by_member.by_type("kubernetes:eks.amazonaws.com/v1:NodeClass")
-    image = eks(gpu_node_image=GpuNodeImage.BOTTLEROCKET, gpu_pools=pools)
+    image = eks(gpu_node_image=EksGpuNodeImage.BOTTLEROCKET, gpu_pools=pools)
     alias = one(image, NODE_CLASS).get("spec.amiSelectorTerms")[0]["alias"]
     assert alias == "bottlerocket@latest"
     sharing = {**pools[0], "sharing": GpuSharing.TIME_SLICING, "sharing_replicas": 2}
