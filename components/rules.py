@@ -34,6 +34,12 @@ def python_key(path: str) -> str:
     return path
 
 
+def leaf(key: KeyName, path: str) -> str:
+    """A key's last name as the caller spells it: `max_nodes`, or `maxNodes` in a stack
+    file (for messages that name a sibling key)."""
+    return key(path).rsplit(".", 1)[-1]
+
+
 def camel_key(prefix: str) -> KeyName:
     """Keys as a stack file spells them: prefix + camelCase path."""
 

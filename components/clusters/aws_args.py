@@ -22,7 +22,13 @@ from gpuplane.components.clusters.pools import (
     system_pool_problems,
 )
 from gpuplane.components.messages import quote
-from gpuplane.components.rules import KeyName, duration_seconds, python_key, unknown_keys
+from gpuplane.components.rules import (
+    KeyName,
+    duration_seconds,
+    leaf,
+    python_key,
+    unknown_keys,
+)
 
 
 class EksComputeMode(StrEnum):
@@ -138,10 +144,6 @@ def snapshot_problem(snapshot_id: str) -> str | None:
     return "must be an EBS snapshot id like snap-0123456789abcdef0"
 
 
-def _leaf(key: KeyName, path: str) -> str:
-    return key(path).rsplit(".", 1)[-1]
-
-
 def eks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
     """The rules that span EksCluster's inputs (version, admins, compute mode, node image,
     pools), each naming its key through `key`."""
@@ -165,21 +167,21 @@ def eks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
             problems.append(
                 f"{key(f'gpu_pools[{i}].sharing')}: EKS Auto Mode runs its own NVIDIA "
                 f"device plugin without GPU sharing; allowed with "
-                f"{_leaf(key, 'compute_mode')} auto: none"
+                f"{leaf(key, 'compute_mode')} auto: none"
             )
     if auto:
         for name in ("gpu_node_image", "gpu_node_image_version", "image_cache_snapshot_id"):
             if name in args:
                 problems.append(
                     f"{key(name)}: EKS Auto Mode manages the node image; only with "
-                    f"{_leaf(key, 'compute_mode')} karpenter"
+                    f"{leaf(key, 'compute_mode')} karpenter"
                 )
     elif (
         "image_cache_snapshot_id" in args
         and args.get("gpu_node_image", EksGpuNodeImage.AL2023) != EksGpuNodeImage.BOTTLEROCKET
     ):
         problems.append(
-            f"{key('image_cache_snapshot_id')}: needs {_leaf(key, 'gpu_node_image')} "
+            f"{key('image_cache_snapshot_id')}: needs {leaf(key, 'gpu_node_image')} "
             "bottlerocket (its data volume holds the container images; AL2023 keeps them on "
             "the root volume)"
         )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from gpuplane.components import gpus, machines
 from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
 from gpuplane.components.messages import did_you_mean, quote
-from gpuplane.components.rules import KeyName
+from gpuplane.components.rules import KeyName, leaf
 
 POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 POOL_NAME_RULE = (
@@ -58,11 +58,6 @@ def label_problem(key: str, value: str) -> str | None:
     return None
 
 
-def _leaf(key: KeyName, path: str) -> str:
-    """A key's last name as the caller spells it (`max_nodes` or `maxNodes`)."""
-    return key(path).rsplit(".", 1)[-1]
-
-
 def gpu_pool_problems(cloud: str, pools: Sequence[GpuPoolSpec], key: KeyName) -> list[str]:
     """What is wrong with a cluster's GPU pool specs on `cloud` (aws, gcp, azure or
     existing), each naming its key (`gpu_pools[0].max_nodes` through `key`)."""
@@ -81,8 +76,8 @@ def gpu_pool_problems(cloud: str, pools: Sequence[GpuPoolSpec], key: KeyName) ->
         low, high = pool.get("min_nodes", 0), pool.get("max_nodes", 1)
         if low > high:
             problems.append(
-                f"{key(at + 'min_nodes')}: {low} is above {_leaf(key, at + 'max_nodes')} "
-                f"{high}; {_leaf(key, at + 'min_nodes')} must be <= {_leaf(key, at + 'max_nodes')}"
+                f"{key(at + 'min_nodes')}: {low} is above {leaf(key, at + 'max_nodes')} "
+                f"{high}; {leaf(key, at + 'min_nodes')} must be <= {leaf(key, at + 'max_nodes')}"
             )
         problems.extend(_sharing_problems(pool, at, key))
         for label, value in pool.get("labels", {}).items():
@@ -109,7 +104,7 @@ def _sharing_problems(pool: GpuPoolSpec, at: str, key: KeyName) -> list[str]:
         return [f"{key(at + 'sharing')}: given {quote(given)}; allowed: {allowed}"]
     strategy = GpuSharing(given)
     replicas = pool.get("sharing_replicas")
-    strategy_name = _leaf(key, at + "sharing")
+    strategy_name = leaf(key, at + "sharing")
     if strategy != GpuSharing.NONE and replicas is None:
         return [f"{key(at + 'sharing_replicas')}: required when {strategy_name} is {strategy}"]
     if strategy == GpuSharing.NONE and replicas is not None:
@@ -199,7 +194,7 @@ def system_pool_problems(
     `system_instance_type`, `system_min_nodes` and `system_max_nodes`)."""
     problems = []
     if min_nodes > max_nodes:
-        low, high = _leaf(key, "system_min_nodes"), _leaf(key, "system_max_nodes")
+        low, high = leaf(key, "system_min_nodes"), leaf(key, "system_max_nodes")
         problems.append(
             f"{key('system_min_nodes')}: {min_nodes} is above {high} {max_nodes}; "
             f"{low} must be <= {high}"
