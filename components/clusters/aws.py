@@ -131,7 +131,7 @@ class EksFacts:
     models_bucket: aws.s3.Bucket
     models_key: aws.kms.Key
     protect: bool
-    tags: Mapping[str, str]
+    tags: Mapping[str, pulumi.Input[str]]
 
 
 def _ami_type(instance_type: str) -> str:
@@ -570,7 +570,7 @@ class EksCluster(pulumi.ComponentResource):
         self,
         name: str,
         vpc_id: pulumi.Input[str],
-        tags: Mapping[str, str],
+        tags: Mapping[str, pulumi.Input[str]],
         ports: Mapping[int, str],
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup, list[pulumi.Resource]]:
         """Control plane and node groups, with only the rules the platform needs."""
@@ -652,7 +652,7 @@ class EksCluster(pulumi.ComponentResource):
         return control_plane, nodes, rules
 
     def _system_launch_template(
-        self, name: str, node_sg: pulumi.Input[str], tags: Mapping[str, str]
+        self, name: str, node_sg: pulumi.Input[str], tags: Mapping[str, pulumi.Input[str]]
     ) -> aws.ec2.LaunchTemplate:
         """IMDSv2 only, hop limit 1, encrypted gp3, no key pair, no public address.
 

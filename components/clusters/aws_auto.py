@@ -27,7 +27,11 @@ AUTO_NODE_POLICY = "AmazonEKSAutoNodePolicy"
 
 
 def node_class_spec(
-    *, cluster_name: str, node_role: pulumi.Input[str], volume_gib: int, tags: Mapping[str, str]
+    *,
+    cluster_name: str,
+    node_role: pulumi.Input[str],
+    volume_gib: int,
+    tags: Mapping[str, pulumi.Input[str]],
 ) -> dict[str, Any]:
     """An Auto Mode NodeClass on the private subnets and the node security group."""
     return {
@@ -53,7 +57,7 @@ def gpu_capacity(
     partition: pulumi.Input[str],
     volume_gib: int,
     consolidate_after: str,
-    tags: Mapping[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     provider: k8s.Provider,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],

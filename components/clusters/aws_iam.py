@@ -84,7 +84,7 @@ def cluster_access(
     entry_type: str,
     policy: str,
     partition: pulumi.Input[str],
-    tags: Mapping[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> list[pulumi.Resource]:
     """An EKS access entry and, once it exists, a cluster-wide access policy for it."""
@@ -117,7 +117,7 @@ def role(
     partition: pulumi.Input[str],
     managed: Sequence[str] = (),
     inline: Mapping[str, pulumi.Input[str]] | None = None,
-    tags: Mapping[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
     """A role with AWS-managed policies and named inline policies.

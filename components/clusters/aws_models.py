@@ -40,7 +40,7 @@ def hardened_bucket(
     *,
     description: str,
     protect: bool,
-    tags: Mapping[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> tuple[aws.kms.Key, aws.s3.Bucket, list[pulumi.Resource]]:
     """A private, versioned bucket encrypted with its own rotating key, TLS only.
@@ -134,7 +134,7 @@ def model_store(
     service_accounts: Sequence[str],
     partition: pulumi.Input[str],
     protect: bool,
-    tags: Mapping[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> ModelStore:
     """Create the models bucket and the reader identity for `namespace/service_account`."""

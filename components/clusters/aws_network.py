@@ -9,7 +9,7 @@ so model downloads cost no NAT data processing.
 """
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -61,7 +61,7 @@ def network(
     vpc_cidr: str,
     zone_count: int,
     nat_per_zone: bool,
-    tags: dict[str, str],
+    tags: Mapping[str, pulumi.Input[str]],
     parent: pulumi.Resource,
 ) -> Network:
     """Create the VPC, subnets, gateways and routes, as children of `parent`."""
