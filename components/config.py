@@ -30,6 +30,7 @@ from pydantic.alias_generators import to_camel
 
 from gpuplane.components import versions
 from gpuplane.components.clusters import aws_args
+from gpuplane.components.clusters.cidrs import private_ipv4_problem
 from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
 from gpuplane.components.clusters.endpoint import public_cidr_problem
 from gpuplane.components.clusters.pools import (
@@ -452,12 +453,9 @@ class AwsConfig(_Model):
 
 
 def _private_ipv4(cidr: str, low: int, high: int) -> str:
-    try:
-        network = ipaddress.ip_network(cidr, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"not a CIDR block like 10.0.0.0/20 ({str(exc)[:120]})") from None
-    if network.version != 4 or not network.is_private or not low <= network.prefixlen <= high:
-        raise ValueError(f"must be a private IPv4 block from /{low} to /{high}")
+    problem = private_ipv4_problem(cidr, low, high)
+    if problem is not None:
+        raise ValueError(problem)
     return cidr
 
 
@@ -914,35 +912,33 @@ def _check_aws(cfg: PlatformConfig) -> list[str]:
     return aws_args.eks_problems(args, _aws_key)
 
 
+def _gcp_key(path: str) -> str:
+    """A GkeClusterArgs key as the stack file names it."""
+    if path.startswith("system_"):
+        return "gpuplane:systemPool"
+    if path.startswith("gpu_pools"):
+        return pool_key(path)
+    return camel_key("gpuplane:gcp.")(path)
+
+
 def _check_gcp(cfg: PlatformConfig) -> list[str]:
-    problems = []
+    """GkeCluster's own rules (clusters/gcp_args.py) on what the stack file sets."""
+    from gpuplane.components.clusters.gcp_args import gke_problems
+
     gcp = cfg.gcp or GcpConfig()
-    problems.extend(
-        _overlaps(
-            "gcp",
-            {
-                "subnetCidr": gcp.subnet_cidr,
-                "podsCidr": gcp.pods_cidr,
-                "servicesCidr": gcp.services_cidr,
-                "masterCidr": gcp.master_cidr,
-            },
-        )
-    )
-    if gcp.mode == "autopilot":
-        if "system_pool" in cfg.model_fields_set:
-            problems.append(
-                "gpuplane:systemPool: has no effect in Autopilot (GKE sizes nodes per pod); "
-                "remove it"
-            )
-        if gcp.node_auto_provisioning:
-            problems.append(
-                "gpuplane:gcp.nodeAutoProvisioning: Autopilot always provisions nodes; "
-                "only with mode standard"
-            )
-        problems.extend(
-            _gpu_pools_from_zero(cfg, "Autopilot provisions GPU nodes for pending pods")
-        )
-    return problems
+    args: dict[str, Any] = {
+        "mode": gcp.mode,
+        "node_auto_provisioning": gcp.node_auto_provisioning,
+        "subnet_cidr": gcp.subnet_cidr,
+        "pods_cidr": gcp.pods_cidr,
+        "services_cidr": gcp.services_cidr,
+        "master_cidr": gcp.master_cidr,
+        "gpu_pools": [gpu_pool_spec(p) for p in cfg.gpu_pools],
+    }
+    if "system_pool" in cfg.model_fields_set:
+        args["system_machine_type"] = (cfg.system_pool or SystemPoolConfig()).instance_type
+    # One problem per stack-file key (the three system_* keys are one there).
+    return list(dict.fromkeys(gke_problems(args, _gcp_key)))
 
 
 def _overlaps(section: str, ranges: Mapping[str, str]) -> list[str]:

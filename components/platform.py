@@ -23,7 +23,6 @@ from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 
 if TYPE_CHECKING:
     from gpuplane.components.clusters.azure import AksGpuPool
-    from gpuplane.components.clusters.gcp import GkeGpuPool
 
 # A cloud's cluster module (and its SDK, an extra) is imported only when a stack on
 # that cloud is built: `local` imports none of them.
@@ -104,55 +103,34 @@ def _gcp(config: PlatformConfig) -> Cluster:
     assert gcp is not None and system is not None and system.instance_type is not None
     assert config.location.project is not None and config.location.region is not None
     endpoint = config.cluster.endpoint
-    component = GkeCluster(
-        config.cluster.name,
-        GkeClusterArgs(
-            project=config.location.project,
-            region=config.location.region,
-            kubernetes_version=config.cluster.kubernetes_version,
-            authorized_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
-            mode=gcp.mode,
-            regional=bool(gcp.regional),
-            release_channel=gcp.release_channel,
-            subnet_cidr=gcp.subnet_cidr,
-            pods_cidr=gcp.pods_cidr,
-            services_cidr=gcp.services_cidr,
-            master_cidr=gcp.master_cidr,
-            system_machine_type=system.instance_type,
-            system_min_nodes=system.min_nodes,
-            system_max_nodes=system.max_nodes,
-            gpu_pools=[_gke_pool(p) for p in config.gpu_pools],
-            node_auto_provisioning=gcp.node_auto_provisioning,
-            models_namespace=MODELS_NAMESPACE,
-            models_service_account=MODELS_SERVICE_ACCOUNT,
-            protect=config.protect,
-            labels={"gpuplane-environment": config.environment},
-            control_plane_ports=_control_plane_ports(config),
-        ),
+    args = GkeClusterArgs(
+        project=config.location.project,
+        region=config.location.region,
+        kubernetes_version=config.cluster.kubernetes_version,
+        authorized_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else [],
+        mode=gcp.mode,
+        regional=bool(gcp.regional),
+        release_channel=gcp.release_channel,
+        subnet_cidr=gcp.subnet_cidr,
+        pods_cidr=gcp.pods_cidr,
+        services_cidr=gcp.services_cidr,
+        master_cidr=gcp.master_cidr,
+        gpu_pools=[gpu_pool_spec(p) for p in config.gpu_pools],
+        node_auto_provisioning=gcp.node_auto_provisioning,
+        models_namespace=MODELS_NAMESPACE,
+        models_service_account=MODELS_SERVICE_ACCOUNT,
+        protect=config.protect,
+        labels={"gpuplane-environment": config.environment},
+        control_plane_ports=[
+            {"port": port, "description": description}
+            for port, description in _control_plane_ports(config).items()
+        ],
     )
-    return component.cluster
-
-
-def _gke_pool(pool: GpuPoolConfig) -> "GkeGpuPool":
-    from gpuplane.components.clusters.gcp import GkeGpuPool
-
-    machine = pool.instance_types[0]
-    implied = gpus.implied_gpu("gcp", machine)
-    accelerator = implied.accelerator if implied else pool.accelerator
-    count = implied.count if implied else (pool.accelerator_count or 1)
-    assert accelerator is not None  # config validation requires it for N1
-    return GkeGpuPool(
-        name=pool.name,
-        machine_type=machine,
-        accelerator=accelerator,
-        accelerator_count=count,
-        min_nodes=pool.min_nodes,
-        max_nodes=pool.max_nodes,
-        spot=bool(pool.spot),
-        labels=pool.labels,
-        sharing=pool.sharing.strategy,
-        sharing_replicas=pool.sharing.replicas,
-    )
+    if gcp.mode == "standard":  # Autopilot sizes its own nodes
+        args["system_machine_type"] = system.instance_type
+        args["system_min_nodes"] = system.min_nodes
+        args["system_max_nodes"] = system.max_nodes
+    return GkeCluster(config.cluster.name, args).cluster
 
 
 def _azure(config: PlatformConfig) -> Cluster:

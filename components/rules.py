@@ -8,7 +8,9 @@ gets its own spelling: `knative.request_timeout` from Python,
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
 
 import pulumi
 
@@ -93,6 +95,23 @@ def _typed_dict(annotation: object) -> type | None:
         if found is not None:
             return found
     return None
+
+
+def choice_problems(value: object, choices: type[StrEnum], key: str) -> list[str]:
+    """`value` must be one of a StrEnum's values (a member or its string)."""
+    if value in [c.value for c in choices]:
+        return []
+    return [f"{key}: given {quote(value)}; allowed: {', '.join(c.value for c in choices)}"]
+
+
+def whole_number_problems(args: Mapping[str, Any], name: str, bounds: tuple[int, int]) -> list[str]:
+    """`args[name]`, when given, must be a whole number within `bounds`."""
+    if name not in args:
+        return []
+    value, (low, high) = args[name], bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return [f"{name}: must be a whole number from {low} to {high}, given {quote(value)}"]
+    return []
 
 
 def check(component: str, problems: list[str]) -> None:

@@ -24,10 +24,12 @@ from gpuplane.components.clusters.pools import (
 from gpuplane.components.messages import quote
 from gpuplane.components.rules import (
     KeyName,
+    choice_problems,
     duration_seconds,
     leaf,
     python_key,
     unknown_keys,
+    whole_number_problems,
 )
 
 
@@ -188,21 +190,6 @@ def eks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
     return problems
 
 
-def _choice(value: Any, choices: type[StrEnum], key: str) -> list[str]:
-    if value in [c.value for c in choices]:
-        return []
-    return [f"{key}: given {quote(value)}; allowed: {', '.join(c.value for c in choices)}"]
-
-
-def _in_range(args: Mapping[str, Any], name: str, bounds: tuple[int, int]) -> list[str]:
-    if name not in args:
-        return []
-    value, (low, high) = args[name], bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return [f"{name}: must be a whole number from {low} to {high}, given {quote(value)}"]
-    return []
-
-
 def eks_cluster_problems(args: EksClusterArgs) -> list[str]:
     """Every rule EksCluster applies to its args, with Python key paths."""
     problems = unknown_keys(args, EksClusterArgs, python_key)
@@ -223,19 +210,19 @@ def eks_cluster_problems(args: EksClusterArgs) -> list[str]:
     if "vpc_cidr" in args and (problem := vpc_cidr_problem(args["vpc_cidr"])) is not None:
         problems.append(f"vpc_cidr: {problem}, given {quote(args['vpc_cidr'])}")
     if "compute_mode" in args:
-        problems.extend(_choice(args["compute_mode"], EksComputeMode, "compute_mode"))
+        problems.extend(choice_problems(args["compute_mode"], EksComputeMode, "compute_mode"))
     if "gpu_node_image" in args:
-        problems.extend(_choice(args["gpu_node_image"], EksGpuNodeImage, "gpu_node_image"))
+        problems.extend(choice_problems(args["gpu_node_image"], EksGpuNodeImage, "gpu_node_image"))
     version = args.get("gpu_node_image_version")
     if version is not None and not IMAGE_VERSION.match(str(version)):
         problems.append(
             f"gpu_node_image_version: must be latest or a release like v20260724, "
             f"given {quote(version)}"
         )
-    problems.extend(_in_range(args, "zone_count", ZONE_COUNT))
-    problems.extend(_in_range(args, "gpu_volume_gib", GPU_VOLUME_GIB))
-    problems.extend(_in_range(args, "system_min_nodes", NODE_COUNT))
-    problems.extend(_in_range(args, "system_max_nodes", NODE_COUNT))
+    problems.extend(whole_number_problems(args, "zone_count", ZONE_COUNT))
+    problems.extend(whole_number_problems(args, "gpu_volume_gib", GPU_VOLUME_GIB))
+    problems.extend(whole_number_problems(args, "system_min_nodes", NODE_COUNT))
+    problems.extend(whole_number_problems(args, "system_max_nodes", NODE_COUNT))
     if "consolidate_after" in args:
         try:
             duration_seconds(args["consolidate_after"])

@@ -10,26 +10,51 @@ models bucket + reader service account bound to models/models (Workload Identity
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from gpuplane.components import gpus
 from gpuplane.components.clusters.contract import (
     GPU_TOLERATION,
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
     POOL_LABEL,
     Cluster,
+    ClusterSpec,
+    ControlPlanePort,
     GpuPool,
+    GpuPoolSpec,
+    GpuSharing,
     WorkloadIdentity,
+)
+from gpuplane.components.clusters.gcp_args import (
+    CIDR_DEFAULTS,
+    GkeClusterArgs,
+    GkeMode,
+    GkeReleaseChannel,
+    gke_cluster_problems,
 )
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.extras import missing_extra
+from gpuplane.components.naming import type_token
+from gpuplane.components.rules import check
 from gpuplane.components.serving.ports import WEBHOOK_PORTS
 
 try:
     import pulumi_gcp as gcp
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "gpuplane.components.clusters.gcp") from None
+
+__all__ = [
+    "ControlPlanePort",
+    "GkeCluster",
+    "GkeClusterArgs",
+    "GkeFacts",
+    "GkeMode",
+    "GkeReleaseChannel",
+]
 
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
@@ -41,8 +66,8 @@ _SHARING = {"time-slicing": "TIME_SHARING", "mps": "MPS"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class GkeGpuPool:
-    """One GPU pool on GKE."""
+class _GkePool:
+    """A GPU pool spec resolved for GKE: one machine type and the GPUs it carries."""
 
     name: str
     machine_type: str
@@ -52,39 +77,91 @@ class GkeGpuPool:
     min_nodes: int = 0
     spot: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
-    sharing: Literal["none", "time-slicing", "mps"] = "none"
+    sharing: str = "none"
     sharing_replicas: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class GkeClusterArgs:
-    """Arguments of `GkeCluster`. Defaults are the secure, cheap ones."""
+def _gke_pool(spec: GpuPoolSpec) -> _GkePool:
+    """The one place a pool spec becomes a GKE pool: the GPU comes from the machine type
+    where it implies one (components/gpus.py), from `accelerator` on N1."""
+    machine = spec["instance_types"][0]
+    implied = gpus.implied_gpu("gcp", machine)
+    accelerator = implied.accelerator if implied else spec.get("accelerator")
+    count = implied.count if implied else spec.get("accelerator_count", 1)
+    assert accelerator is not None  # gke_cluster_problems requires it for N1
+    return _GkePool(
+        name=spec["name"],
+        machine_type=machine,
+        accelerator=accelerator,
+        accelerator_count=count,
+        min_nodes=spec.get("min_nodes", 0),
+        max_nodes=spec.get("max_nodes", 1),
+        spot=bool(spec.get("spot", False)),
+        labels=dict(spec.get("labels", {})),
+        sharing=GpuSharing(spec.get("sharing", GpuSharing.NONE)).value,
+        sharing_replicas=spec.get("sharing_replicas"),
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """GkeClusterArgs with every default filled in."""
 
     project: str
     region: str
     kubernetes_version: str
-    authorized_cidrs: Sequence[str] = ()
-    """CIDRs allowed to reach the public endpoint; empty makes the endpoint private."""
-    mode: Literal["standard", "autopilot"] = "standard"
-    regional: bool = False
-    release_channel: str = "REGULAR"
-    subnet_cidr: str = "10.10.0.0/20"
-    pods_cidr: str = "10.16.0.0/14"
-    services_cidr: str = "10.20.0.0/20"
-    master_cidr: str = "172.16.0.16/28"
-    system_machine_type: str = "e2-standard-4"
-    system_min_nodes: int = 2
-    system_max_nodes: int = 3
-    gpu_pools: Sequence[GkeGpuPool] = ()
-    node_auto_provisioning: bool = False
-    models_namespace: str = "models"
-    models_service_account: str = "models"
-    protect: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
-    control_plane_ports: Mapping[int, str] = field(default_factory=lambda: dict(WEBHOOK_PORTS))
-    """Node ports the control plane calls: webhooks and aggregated APIs. Default: the
-    serving stack's webhook ports (`serving.ports.WEBHOOK_PORTS`); add the jobs' (KEDA's
-    metrics server) when they run."""
+    authorized_cidrs: Sequence[pulumi.Input[str]]
+    autopilot: bool
+    regional: bool
+    release_channel: str
+    subnet_cidr: str
+    pods_cidr: str
+    services_cidr: str
+    master_cidr: str
+    system_machine_type: str
+    system_min_nodes: int
+    system_max_nodes: int
+    gpu_pools: Sequence[_GkePool]
+    node_auto_provisioning: bool
+    models_namespace: str
+    models_service_account: str
+    protect: bool
+    labels: Mapping[str, pulumi.Input[str]]
+    control_plane_ports: Mapping[int, str]
+
+    @classmethod
+    def of(cls, args: GkeClusterArgs) -> "_Settings":
+        ports = args.get("control_plane_ports")
+        cidrs = {name: args.get(name, default) for name, default in CIDR_DEFAULTS.items()}
+        return cls(
+            project=args["project"],
+            region=args["region"],
+            kubernetes_version=args["kubernetes_version"],
+            authorized_cidrs=list(args.get("authorized_cidrs", ())),
+            autopilot=args.get("mode", GkeMode.STANDARD) == GkeMode.AUTOPILOT,
+            regional=bool(args.get("regional", False)),
+            release_channel=GkeReleaseChannel(
+                args.get("release_channel", GkeReleaseChannel.REGULAR)
+            ).value,
+            subnet_cidr=cidrs["subnet_cidr"],
+            pods_cidr=cidrs["pods_cidr"],
+            services_cidr=cidrs["services_cidr"],
+            master_cidr=cidrs["master_cidr"],
+            system_machine_type=args.get("system_machine_type", "e2-standard-4"),
+            system_min_nodes=args.get("system_min_nodes", 2),
+            system_max_nodes=args.get("system_max_nodes", 3),
+            gpu_pools=[_gke_pool(p) for p in args.get("gpu_pools", ())],
+            node_auto_provisioning=bool(args.get("node_auto_provisioning", False)),
+            models_namespace=args.get("models_namespace", MODELS_NAMESPACE),
+            models_service_account=args.get("models_service_account", MODELS_SERVICE_ACCOUNT),
+            protect=bool(args.get("protect", False)),
+            labels=dict(args.get("labels", {})),
+            control_plane_ports=(
+                {p["port"]: p["description"] for p in ports}
+                if ports is not None
+                else dict(WEBHOOK_PORTS)
+            ),
+        )
 
 
 def kubeconfig(
@@ -99,7 +176,7 @@ def kubeconfig(
     )
 
 
-def autopilot_selector(pool: GkeGpuPool) -> dict[str, str]:
+def autopilot_selector(pool: _GkePool) -> dict[str, str]:
     """The node selector that makes Autopilot provision this pool's GPUs for a pod."""
     selector = {
         ACCELERATOR_LABEL: pool.accelerator,
@@ -114,19 +191,35 @@ def autopilot_selector(pool: GkeGpuPool) -> dict[str, str]:
 
 
 class GkeCluster(pulumi.ComponentResource):
-    """A private-node GKE cluster with GPU node pools that scale to zero."""
+    """A private-node GKE cluster (Standard or Autopilot) with GPU node pools that scale to
+    zero, a models bucket and the Workload Identity that reads it; the cluster contract
+    the serving stack installs on (`spec`)."""
 
-    cluster: Cluster
-    gke: gcp.container.Cluster
+    provider: k8s.Provider
+    """The explicit provider every Kubernetes resource in this cluster must use."""
+    spec: ClusterSpec
+    """The cluster as ServingStack's `cluster` input."""
+    cluster_name: pulumi.Output[str]
+    """The GKE cluster's name."""
+    endpoint: pulumi.Output[str]
+    """The Kubernetes API server's address."""
+    models_bucket: pulumi.Output[str]
+    """The Cloud Storage bucket model pods read through Workload Identity."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (secret)."""
 
     def __init__(
         self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("gpuplane:clusters:GkeCluster", name, None, opts)
+        check("GkeCluster", gke_cluster_problems(args))
+        super().__init__(type_token("clusters", "GkeCluster"), name, None, opts)
+        self._build(name, _Settings.of(args))
+
+    def _build(self, name: str, args: _Settings) -> None:
         child = pulumi.ResourceOptions(parent=self)
         project = args.project
         labels = {"gpuplane-cluster": name, "managed-by": "gpuplane", **args.labels}
-        autopilot = args.mode == "autopilot"
+        autopilot = args.autopilot
         invoke = pulumi.InvokeOutputOptions(parent=self)
         project_number = gcp.organizations.get_project_output(
             project_id=project, opts=invoke
@@ -384,17 +477,25 @@ class GkeCluster(pulumi.ComponentResource):
                 labels=labels,
             ),
         )
+        self.provider = provider
+        self.spec = self.cluster.spec
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.models_bucket = models.bucket.name
+        self.kubeconfig = config
         self.register_outputs(
             {
-                "clusterName": cluster.name,
-                "endpoint": cluster.endpoint,
-                "modelsBucket": models.bucket.name,
-                "kubeconfig": config,
+                "provider": self.provider,
+                "spec": self.spec,
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "modelsBucket": self.models_bucket,
+                "kubeconfig": self.kubeconfig,
             }
         )
 
     @staticmethod
-    def _autoscaling(args: GkeClusterArgs, node_sa: pulumi.Input[str]) -> dict[str, Any]:
+    def _autoscaling(args: _Settings, node_sa: pulumi.Input[str]) -> dict[str, Any]:
         """Scale down quickly; node auto-provisioning only when asked, capped per GPU type."""
         autoscaling: dict[str, Any] = {"autoscaling_profile": "OPTIMIZE_UTILIZATION"}
         if not args.node_auto_provisioning:
@@ -445,7 +546,7 @@ class GkeCluster(pulumi.ComponentResource):
     def _system_pool(
         self,
         name: str,
-        args: GkeClusterArgs,
+        args: _Settings,
         cluster: gcp.container.Cluster,
         node_sa: pulumi.Input[str],
         labels: Mapping[str, str],
@@ -473,11 +574,11 @@ class GkeCluster(pulumi.ComponentResource):
     def _gpu_pool(
         self,
         name: str,
-        args: GkeClusterArgs,
+        args: _Settings,
         cluster: gcp.container.Cluster,
         node_sa: pulumi.Input[str],
         labels: Mapping[str, str],
-        pool: GkeGpuPool,
+        pool: _GkePool,
     ) -> gcp.container.NodePool:
         accelerator: dict[str, Any] = {
             "type": pool.accelerator,
@@ -520,7 +621,7 @@ class GkeCluster(pulumi.ComponentResource):
     def _models(
         self,
         name: str,
-        args: GkeClusterArgs,
+        args: _Settings,
         labels: Mapping[str, str],
         project_number: pulumi.Input[str],
     ) -> "ModelStore":

@@ -1,0 +1,43 @@
+"""Rules on a cluster's private address ranges, shared by the GKE and AKS components
+and the YAML config layer (`gpuplane:gcp.*Cidr`, `gpuplane:azure.*Cidr`)."""
+
+import ipaddress
+from collections.abc import Mapping
+
+from gpuplane.components.rules import KeyName, leaf
+
+
+def private_ipv4_problem(cidr: object, low: int, high: int) -> str | None:
+    """Why `cidr` is not a private IPv4 block from /`low` to /`high`, or None."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=True)
+    except ValueError as exc:
+        return f"not a CIDR block like 10.0.0.0/20 ({str(exc)[:120]})"
+    if network.version != 4 or not network.is_private or not low <= network.prefixlen <= high:
+        return f"must be a private IPv4 block from /{low} to /{high}"
+    return None
+
+
+def range_problems(
+    ranges: Mapping[str, object], bounds: Mapping[str, tuple[int, int]], key: KeyName
+) -> list[str]:
+    """Each range a private block within its bounds, and no two overlapping (named by
+    the later key); `ranges` holds only the keys the caller gives."""
+    problems = []
+    valid: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+    for name, cidr in ranges.items():
+        problem = private_ipv4_problem(cidr, *bounds[name])
+        if problem is not None:
+            problems.append(f"{key(name)}: {problem}, given {cidr}")
+        else:
+            valid[name] = ipaddress.ip_network(str(cidr))
+    names = list(valid)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = valid[first], valid[second]
+            if a.overlaps(b):
+                problems.append(
+                    f"{key(second)}: {b} overlaps {leaf(key, first)} {a}; the ranges must "
+                    "not overlap"
+                )
+    return problems
