@@ -29,6 +29,8 @@ _PUBLIC = {
     "ControlPlanePort": "clusters.contract",
     "GkeCluster": "clusters.gcp",
     "GkeClusterArgs": "clusters.gcp",
+    "GkeMode": "clusters.gcp",
+    "GkeReleaseChannel": "clusters.gcp",
     "AksCluster": "clusters.azure",
     "AksClusterArgs": "clusters.azure",
 }

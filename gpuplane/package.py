@@ -17,12 +17,19 @@ import pulumi
 
 from gpuplane.components.clusters.aws import EksCluster
 from gpuplane.components.clusters.existing import ExistingCluster
+from gpuplane.components.clusters.gcp import GkeCluster
 from gpuplane.components.serving.stack import ServingStack
 
 NAME = "gpuplane"
-COMPONENTS: list[type[pulumi.ComponentResource]] = [ExistingCluster, ServingStack, EksCluster]
-"""Published components. EksCluster needs the `aws` extra (provider/requirements.txt
-installs it); GkeCluster and AksCluster are Python-only until their Args are TypedDicts."""
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    ExistingCluster,
+    ServingStack,
+    EksCluster,
+    GkeCluster,
+]
+"""Published components. EksCluster needs the `aws` extra, GkeCluster the `gcp` extra
+(provider/requirements.txt installs them); AksCluster is Python-only until its Args are
+a TypedDict."""
 
 
 def version() -> str:

@@ -33,6 +33,7 @@ def test_the_package_publishes_serving_stack_and_the_clusters(schema: dict) -> N
     assert sorted(schema["resources"]) == [
         f"{INDEX}EksCluster",
         f"{INDEX}ExistingCluster",
+        f"{INDEX}GkeCluster",
         f"{INDEX}ServingStack",
     ]
     for resource in schema["resources"].values():
@@ -101,11 +102,14 @@ def test_declared_outputs_are_the_registered_outputs(
     monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
 
     def program() -> None:
-        from gpuplane.components import EksCluster, ExistingCluster, ServingStack
+        from gpuplane.components import EksCluster, ExistingCluster, GkeCluster, ServingStack
 
         lab = ExistingCluster("lab", {"context": "kind-lab"})
         ServingStack("lab-serving", {"cluster": lab.spec})
         EksCluster("ml", {"kubernetes_version": "1.36", "admin_role_arns": [ADMIN]})
+        GkeCluster(
+            "gke", {"project": "acme", "region": "us-central1", "kubernetes_version": "1.35"}
+        )
 
     run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
     for token, resource in schema["resources"].items():
@@ -147,6 +151,60 @@ def test_eks_cluster_schema_enums_inputs_and_requirements(schema: dict) -> None:
     assert "Default karpenter" in inputs["computeMode"]["description"]
     assert eks["properties"]["kubeconfig"]["type"] == "string"
     assert eks["properties"]["spec"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+
+
+def test_gke_cluster_schema_enums_inputs_and_requirements(schema: dict) -> None:
+    from gpuplane.components.clusters.gcp import GkeClusterArgs, GkeMode, GkeReleaseChannel
+
+    gke = schema["resources"][f"{INDEX}GkeCluster"]
+    inputs = gke["inputProperties"]
+    assert gke["requiredInputs"] == ["kubernetesVersion", "project", "region"]
+    assert len(inputs) == len(GkeClusterArgs.__annotations__)
+    for enum, prop in ((GkeMode, "mode"), (GkeReleaseChannel, "releaseChannel")):
+        assert inputs[prop]["$ref"] == f"#/types/{INDEX}{enum.__name__}"
+        published = schema["types"][f"{INDEX}{enum.__name__}"]
+        assert [v["value"] for v in published["enum"]] == [m.value for m in enum]
+        assert all(v["description"] for v in published["enum"])
+    assert "plain" not in inputs["authorizedCidrs"]["items"]
+    assert "plain" not in inputs["labels"]["additionalProperties"]
+    for plain in ("project", "podsCidr", "systemMinNodes", "mode", "gpuPools"):
+        assert inputs[plain]["plain"] is True, plain
+    assert inputs["gpuPools"]["items"]["$ref"] == f"#/types/{INDEX}GpuPoolSpec"
+    assert inputs["controlPlanePorts"]["items"]["$ref"] == f"#/types/{INDEX}ControlPlanePort"
+    assert "Default REGULAR" in inputs["releaseChannel"]["description"]
+    assert "Default 10.16.0.0/14" in inputs["podsCidr"]["description"]
+    assert gke["properties"]["kubeconfig"]["type"] == "string"
+    assert gke["properties"]["spec"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+
+
+def test_gke_cluster_plans_from_the_packages_camel_case_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(host, "is_hosting", True)
+    provider = ComponentProvider(package.COMPONENTS, package.NAME)
+    props = {
+        "project": "acme-ml",
+        "region": "us-central1",
+        "kubernetesVersion": "1.35",
+        "mode": "autopilot",
+        "releaseChannel": "STABLE",
+        "authorizedCidrs": ["198.51.100.0/24"],
+        "gpuPools": [{"name": "l4", "instanceTypes": ["g2-standard-8"], "spot": True}],
+    }
+
+    def program() -> None:
+        from gpuplane.components import GkeCluster
+
+        args = provider.map_inputs(props, provider._component_defs["GkeCluster"])
+        GkeCluster("ml", args)
+
+    graph = run_program(program, project="p", stack="s")
+    [cluster] = graph.by_type("gcp:container/cluster:Cluster")
+    assert cluster.inputs["enableAutopilot"] is True
+    assert cluster.inputs["releaseChannel"] == {"channel": "STABLE"}
+    blocks = cluster.inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+    assert [b["cidrBlock"] for b in blocks] == ["198.51.100.0/24"]
+    assert graph.by_type(f"{INDEX}GkeCluster")
 
 
 def test_eks_cluster_plans_from_the_packages_camel_case_inputs(
@@ -200,7 +258,7 @@ def test_the_provider_installs_the_cloud_extras_its_components_import() -> None:
     )
     assert imported.returncode == 0, imported.stderr[-2000:]
     needed = set(imported.stdout.split())
-    assert "aws" in needed  # EksCluster is published
+    assert {"aws", "gcp"} <= needed  # EksCluster and GkeCluster are published
     [editable] = [
         line
         for line in (ROOT / "provider" / "requirements.txt").read_text().splitlines()
