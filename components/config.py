@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from gpuplane.components import versions
+from gpuplane.components.cache_config import ModelsConfig, check_model_cache
 from gpuplane.components.clusters import aws_args
 from gpuplane.components.clusters.cidrs import private_ipv4_problem
 from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
@@ -579,6 +580,8 @@ class PlatformConfig(_Model):
     """Event-driven and batch jobs (components/jobs); none by default."""
     job_queue: JobQueueConfig | None = None
     """Kueue quota and the training identity's models prefix (with jobs only)."""
+    models: ModelsConfig = ModelsConfig()
+    """The node-local model cache (`gpuplane:models.cache`); off by default."""
     location: Location = Location()
 
     @property
@@ -614,6 +617,7 @@ USER_KEYS = (
     "serving",
     "jobs",
     "jobQueue",
+    "models",
 )
 _OBJECT_KEYS = {
     "cluster": dict,
@@ -624,6 +628,7 @@ _OBJECT_KEYS = {
     "azure": dict,
     "serving": dict,
     "jobQueue": dict,
+    "models": dict,
 }
 _LIST_KEYS = {"gpuPools": list, "jobs": list}
 
@@ -770,6 +775,7 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
         )
     )
     problems.extend(_check_monitoring(cfg))
+    problems.extend(check_model_cache(cfg))
 
     if cfg.aws is not None and cfg.cloud != "aws":
         problems.append(f"gpuplane:aws: only for gpuplane:cloud aws, not {cfg.cloud}")

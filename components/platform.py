@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 
 from gpuplane.components import gpus
-from gpuplane.components.clusters.contract import MODELS_NAMESPACE, MODELS_SERVICE_ACCOUNT, Cluster
+from gpuplane.components.cache_config import model_cache_settings, node_labels
+from gpuplane.components.clusters.contract import (
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
+    Cluster,
+    GpuPoolSpec,
+)
 from gpuplane.components.clusters.existing import ExistingCluster, ExistingClusterArgs
 from gpuplane.components.config import (
     ConfigError,
@@ -72,7 +78,7 @@ def _aws(config: PlatformConfig) -> Cluster:
         system_instance_type=system.instance_type,
         system_min_nodes=system.min_nodes,
         system_max_nodes=system.max_nodes,
-        gpu_pools=[gpu_pool_spec(p) for p in config.gpu_pools],
+        gpu_pools=[_pool_spec(config, p) for p in config.gpu_pools],
         gpu_volume_gib=aws.gpu_volume_size,
         consolidate_after=aws.consolidate_after,
         fast_image_pull=aws.fast_image_pull,
@@ -95,6 +101,11 @@ def _aws(config: PlatformConfig) -> Cluster:
     return EksCluster(config.cluster.name, args).cluster
 
 
+def _pool_spec(config: PlatformConfig, pool: GpuPoolConfig) -> GpuPoolSpec:
+    """The pool's spec, its labels including the model cache agent's where it keeps one."""
+    return {**gpu_pool_spec(pool), "labels": node_labels(config, pool)}
+
+
 def _gcp(config: PlatformConfig) -> Cluster:
     from gpuplane.components.clusters.gcp import GkeCluster, GkeClusterArgs
 
@@ -115,7 +126,7 @@ def _gcp(config: PlatformConfig) -> Cluster:
         pods_cidr=gcp.pods_cidr,
         services_cidr=gcp.services_cidr,
         master_cidr=gcp.master_cidr,
-        gpu_pools=[gpu_pool_spec(p) for p in config.gpu_pools],
+        gpu_pools=[_pool_spec(config, p) for p in config.gpu_pools],
         node_auto_provisioning=gcp.node_auto_provisioning,
         models_namespace=MODELS_NAMESPACE,
         models_service_account=MODELS_SERVICE_ACCOUNT,
@@ -162,7 +173,7 @@ def _azure(config: PlatformConfig) -> Cluster:
             platform_vm_size=system.instance_type,
             platform_min_nodes=system.min_nodes,
             platform_max_nodes=system.max_nodes,
-            gpu_pools=[_aks_pool(p) for p in config.gpu_pools],
+            gpu_pools=[_aks_pool(p, node_labels(config, p)) for p in config.gpu_pools],
             models_namespace=MODELS_NAMESPACE,
             models_service_account=MODELS_SERVICE_ACCOUNT,
             protect=config.protect,
@@ -173,7 +184,7 @@ def _azure(config: PlatformConfig) -> Cluster:
     return component.cluster
 
 
-def _aks_pool(pool: GpuPoolConfig) -> "AksGpuPool":
+def _aks_pool(pool: GpuPoolConfig, labels: dict[str, str]) -> "AksGpuPool":
     from gpuplane.components.clusters.azure import AksGpuPool
 
     vm_size = pool.instance_types[0]
@@ -187,7 +198,7 @@ def _aks_pool(pool: GpuPoolConfig) -> "AksGpuPool":
         spot=bool(pool.spot),
         accelerator=gpu.accelerator if gpu else pool.accelerator,
         gpus_per_node=gpu.count if gpu else pool.accelerator_count,
-        labels=pool.labels,
+        labels=labels,
         sharing=pool.sharing.strategy,
         sharing_replicas=pool.sharing.replicas,
     )
@@ -226,6 +237,9 @@ def build_platform(config: PlatformConfig) -> Platform:
         args["domain"] = settings.domain
     if settings.acme_email is not None:
         args["acme_email"] = settings.acme_email
+    cache = model_cache_settings(config)
+    if cache is not None:
+        args["model_cache"] = cache
     serving = ServingStack(
         f"{config.cluster.name}-serving",
         args,

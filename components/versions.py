@@ -143,6 +143,9 @@ CHARTS: dict[str, Chart] = {
     "kserve-crd": Chart("kserve-crd", _KSERVE, _KSERVE_REPO),
     "kserve": Chart("kserve-resources", _KSERVE, _KSERVE_REPO),
     "kserve-runtime-configs": Chart("kserve-runtime-configs", _KSERVE, _KSERVE_REPO),
+    # The node-local model cache (components/serving/model_cache.py), with gpuplane:models.cache.
+    "kserve-localmodel-crd": Chart("kserve-localmodel-crd", _KSERVE, _KSERVE_REPO),
+    "kserve-localmodel-resources": Chart("kserve-localmodel-resources", _KSERVE, _KSERVE_REPO),
     # The Prometheus operator's CRDs (operator v0.93.1), upgraded with their own chart.
     "prometheus-operator-crds": Chart(
         "prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts"

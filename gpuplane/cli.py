@@ -659,6 +659,7 @@ def _show_version(value: bool) -> None:
 SAMPLES = {
     "sklearn": "sklearn-iris.yaml",
     "llm": "llm-gpu.yaml",
+    "llm-cached": "llm-cached.yaml",
 }
 
 

@@ -3,6 +3,7 @@ the policy pack through `gpuplane check --manifest`, and wired to the platform's
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -151,3 +152,18 @@ def test_check_manifest_with_stack_is_refused() -> None:
 def test_placeholder_slash_join() -> None:
     text = "a: ${U}/m\nb: ${U}\n"
     assert manifests.expand(text, {"U": "s3://b/"}, "t") == "a: s3://b/m\nb: s3://b/\n"
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "gcp-dev", "azure-dev"])
+def test_the_cached_sample_reads_what_the_dev_stacks_cache(
+    stack: str, stack_graphs: dict[str, Any]
+) -> None:
+    graph = stack_graphs[stack]
+    [cache] = [r for r in graph if r.type.endswith(":LocalModelCache")]
+    uri = graph.outputs["modelStorageUri"]
+    objects = manifests.load(EXAMPLES / SAMPLES["llm-cached"], {"MODELS_URI": uri})
+    model = objects[0]["spec"]["predictor"]["model"]
+    # KServe serves from the node's copy only where the URIs are equal, character for character.
+    assert model["storageUri"] == cache.inputs["spec"]["sourceModelUri"]
+    assert model["runtime"] == GPU_RUNTIME
+    assert cache.inputs["spec"]["sourceModelUri"].startswith(uri)

@@ -12,6 +12,7 @@ from gpuplane.components.clusters.contract import (
     MODELS_SERVICE_ACCOUNT,
     WorkloadIdentity,
 )
+from gpuplane.components.serving.cache_settings import JOB_NAMESPACE as LOCAL_MODEL_JOB_NAMESPACE
 from gpuplane.components.serving.common import namespace, release
 from gpuplane.components.serving.ports import KSERVE_WEBHOOK_PORT
 from gpuplane.components.versions import KSERVE_RBAC_PROXY_IMAGE
@@ -24,7 +25,7 @@ WEBHOOK_PORT = KSERVE_WEBHOOK_PORT
 RBAC_PROXY_POSTRENDER_FILE = Path(__file__).parent / "postrender" / "rbac-proxy-quiet"
 
 
-def _postrender_path(script: Path) -> str:
+def postrender_path(script: Path) -> str:
     """The post-renderer as Helm is handed it. In this repository (a Pulumi.yaml above the
     script), relative to the project root, where `pulumi up` runs the provider, so the
     Release's inputs are the same from every checkout; absolute otherwise (an installed
@@ -36,7 +37,7 @@ def _postrender_path(script: Path) -> str:
     return str(script)
 
 
-RBAC_PROXY_POSTRENDER = _postrender_path(RBAC_PROXY_POSTRENDER_FILE)
+RBAC_PROXY_POSTRENDER = postrender_path(RBAC_PROXY_POSTRENDER_FILE)
 # The standard ClusterServingRuntimes the platform does not offer: their images come
 # from registries outside the pack's allow-list, or float (vllm/vllm-openai:latest).
 # LLMs are served by the Hugging Face runtime, whose GPU image carries vLLM.
@@ -66,6 +67,24 @@ class KServeArgs:
     """The ServiceAccount model pods run as; the cluster's identity trusts this one."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """Cluster resources that must exist first (node groups, CNI)."""
+    local_model: bool = False
+    """Switch on KServe's node-local model cache (`localModel.enabled` in
+    inferenceservice-config): InferenceServices whose storageUri a LocalModelCache holds
+    mount the node's copy. The cache itself is `ModelCache`."""
+
+
+def _local_model_values(enabled: bool) -> dict:
+    """The `localmodel` values of kserve-resources (they render inferenceservice-config's
+    `localModel`): on, with the download jobs' namespace and TTL said explicitly."""
+    if not enabled:
+        return {}
+    return {
+        "localmodel": {
+            "enabled": True,
+            "jobNamespace": LOCAL_MODEL_JOB_NAMESPACE,
+            "jobTTLSecondsAfterFinished": 3600,
+        }
+    }
 
 
 class KServe(pulumi.ComponentResource):
@@ -121,6 +140,7 @@ class KServe(pulumi.ComponentResource):
                             },
                         },
                     },
+                    **_local_model_values(args.local_model),
                 },
             },
             depends_on=[self.crds, *args.after],

@@ -22,17 +22,21 @@ from gpuplane.components.clusters.contract import (
     MODELS_NAMESPACE,
     MODELS_SERVICE_ACCOUNT,
     ClusterSpec,
+    GpuPool,
     PodNetwork,
+    WorkloadIdentity,
     identity_from_spec,
     pool_from_placement,
 )
 from gpuplane.components.naming import type_token
 from gpuplane.components.rules import check, duration_seconds, python_key, unknown_keys
 from gpuplane.components.serving import alerts, gpu
+from gpuplane.components.serving.cache_settings import ModelCacheSettings, model_cache_problems
 from gpuplane.components.serving.cert_manager import CertManager, CertManagerArgs
 from gpuplane.components.serving.istio import Istio, IstioArgs
 from gpuplane.components.serving.knative import Knative, KnativeArgs
 from gpuplane.components.serving.kserve import KServe, KServeArgs
+from gpuplane.components.serving.model_cache import CachePool, ModelCache, ModelCacheArgs
 from gpuplane.components.serving.monitoring import (
     Monitoring,
     MonitoringArgs,
@@ -191,6 +195,10 @@ class ServingStackArgs(TypedDict):
     """Default `minReplicas` to 0 with a MutatingAdmissionPolicy. Default: on where the
     cluster's Kubernetes version (1.36+) serves that API, else off; true on an older or
     unknown version is refused."""
+    model_cache: NotRequired[ModelCacheSettings]
+    """KServe's node-local model cache on the GPU pools named in `pool_disks` (their nodes
+    must carry `kserve/localmodel: worker`). Default: none, weights come from the bucket
+    on every start."""
 
 
 def _minor(version: str | None) -> int | None:
@@ -227,6 +235,7 @@ def serving_stack_problems(args: ServingStackArgs) -> list[str]:
         monitoring=args.get("monitoring"),
     )
     problems.extend(webhook_port_problems(args["cluster"].get("control_plane_ports")))
+    problems.extend(_model_cache_problems(args))
     version = args["cluster"].get("kubernetes_version")
     minor = _minor(version)
     if args.get("min_replicas_policy") and (
@@ -236,6 +245,28 @@ def serving_stack_problems(args: ServingStackArgs) -> list[str]:
             "min_replicas_policy: needs Kubernetes 1.36+ (MutatingAdmissionPolicy v1); "
             f"the cluster runs {version or 'an unknown version'} (cluster.kubernetes_version)"
         )
+    return problems
+
+
+def _model_cache_problems(args: ServingStackArgs) -> list[str]:
+    cache = args.get("model_cache")
+    if cache is None:
+        return []
+    spec = args["cluster"]
+    pools = {p["name"] for p in spec.get("gpu_pools", ())}
+    problems = [
+        f"model_cache.pool_disks: {name!r} is not a GPU pool of the cluster; "
+        f"allowed: {', '.join(sorted(pools)) or 'none'}"
+        for name in cache.get("pool_disks", {})
+        if name not in pools
+    ]
+    identity = spec.get("model_identity") or {}
+    problems += model_cache_problems(
+        cache,
+        node_os=spec.get("gpu_node_os", "unknown"),
+        bucket="storage_uri_prefix" in identity,
+        key=lambda path: f"model_cache.{path}".rstrip("."),
+    )
     return problems
 
 
@@ -317,9 +348,14 @@ class ServingStack(pulumi.ComponentResource):
                 models_namespace=models_namespace,
                 models_service_account=spec.get("models_service_account", MODELS_SERVICE_ACCOUNT),
                 depends_on=ready,
+                local_model="model_cache" in args,
             ),
             opts=child,
         )
+        self.model_cache: ModelCache | None = None
+        cache = args.get("model_cache")
+        if cache is not None:
+            self.model_cache = self._model_cache(name, cache, pools, identity, spec, child)
         if pools:
             gpu.gpu_runtime(
                 name,
@@ -392,6 +428,32 @@ class ServingStack(pulumi.ComponentResource):
                 "modelsNamespace": self.models_namespace,
             }
         )
+
+    def _model_cache(
+        self,
+        name: str,
+        cache: ModelCacheSettings,
+        pools: list[GpuPool],
+        identity: WorkloadIdentity | None,
+        spec: ClusterSpec,
+        child: pulumi.ResourceOptions,
+    ) -> ModelCache:
+        disks = cache["pool_disks"]
+        cached = [p for p in pools if p.name in disks]
+        args = ModelCacheArgs(
+            provider=spec["provider"],
+            pools=[
+                CachePool(name=p.name, node_selector=dict(p.node_selector), disk_gib=disks[p.name])
+                for p in cached
+            ],
+            models=list(cache["models"]),
+            tolerations=gpu.tolerations(cached),
+            node_os=spec.get("gpu_node_os", "unknown"),
+            after=[self._kserve.controller],
+        )
+        if identity is not None and identity.storage_uri_prefix is not None:
+            args["storage_uri_prefix"] = identity.storage_uri_prefix
+        return ModelCache(f"{name}-model-cache", args, opts=child)
 
     @property
     def istio(self) -> Istio:

@@ -29,8 +29,12 @@ def test_eks_pool_with_soci_and_without(
     config["gpuplane:aws"] = {**config["gpuplane:aws"], "fastImagePull": False}
     plain = _pools(plan_mapping(config))["l4"]
     assert plain.acceleration == "none" and plain.pull is estimate.PULL_DEFAULT
+    # The cache's copy overlaps the pull, so the pull and the weights move together.
     assert plain.total - pool.total == pytest.approx(
-        estimate.PULL_DEFAULT.minutes - estimate.PULL_SOCI.minutes
+        estimate.PULL_DEFAULT.minutes
+        + plain.weights.minutes
+        - estimate.PULL_SOCI.minutes
+        - pool.weights.minutes
     )
 
 
@@ -52,9 +56,25 @@ def test_weights_follow_the_model_size(stack_graphs: dict[str, ResourceGraph]) -
     # The cache's copy overlaps the image pull: only what outlasts it counts.
     assert small.weights_cache.minutes == 0.0
     assert big.weights_cache.minutes == pytest.approx(big.weights_bucket.minutes - big.pull.minutes)
+    # aws-dev keeps the cache on its l4 pool: the total counts the cache, not the bucket.
+    assert big.cached
     assert big.total == pytest.approx(
-        big.node.minutes + big.pull.minutes + big.weights_bucket.minutes + big.load.minutes
+        big.node.minutes + big.pull.minutes + big.weights_cache.minutes + big.load.minutes
     )
+
+
+def test_the_total_counts_the_bucket_where_the_cache_is_off(
+    plan_mapping: Callable[..., ResourceGraph],
+) -> None:
+    config: dict[str, Any] = stack_file_config("aws-dev")
+    config["gpuplane:models"] = {"cache": {**config["gpuplane:models"]["cache"], "enabled": False}}
+    pool = _pools(plan_mapping(config), 30.0)["l4"]
+    assert not pool.cached
+    assert pool.total == pytest.approx(
+        pool.node.minutes + pool.pull.minutes + pool.weights_bucket.minutes + pool.load.minutes
+    )
+    result = runner.invoke(app, ["estimate", "-s", "aws-dev", "--cold-start", "-f", "json"])
+    assert json.loads(result.output)["pools"][0]["node_cache"] is True
 
 
 def test_cli_json_and_bad_size() -> None:
