@@ -86,6 +86,12 @@ AZURE = {
             "labels": {"team": "vision"},
         }
     ],
+    "gpuplane:models": {
+        "cache": {
+            "nodeDiskSize": "150Gi",
+            "models": [{"name": "phi", "storageUri": "phi-3/", "size": "9Gi", "pools": ["tfour"]}],
+        }
+    },
 }
 GCP = {
     "gcp:project": "tbl-project",
@@ -109,6 +115,9 @@ GCP = {
             "labels": {"team": "vision"},
         }
     ],
+    "gpuplane:models": {
+        "cache": {"models": [{"name": "gemma", "storageUri": "gemma-2b/", "size": "6Gi"}]}
+    },
 }
 STACKS = {"existing": EXISTING, "aws": AWS, "azure": AZURE, "gcp": GCP}
 
@@ -196,6 +205,24 @@ TABLE = [
     ("gcp", "gpuPools[0].minNodes", "tbl-gpu-lfour", "autoscaling.totalMinNodeCount", 1),
     ("gcp", "gpuPools[0].maxNodes", "tbl-gpu-lfour", "autoscaling.totalMaxNodeCount", 6),
     ("gcp", "gpuPools[0].labels", "tbl-gpu-lfour", "nodeConfig.labels.team", "vision"),
+    ("gcp", "models.cache.models[0].name", "LocalModelCache:tbl-serving-model-cache-model-gemma",
+     "metadata.name", "gemma"),
+    ("gcp", "models.cache.models[0].size", "LocalModelCache:tbl-serving-model-cache-model-gemma",
+     "spec.modelSize", "6Gi"),
+    ("gcp", "models.cache.models (pools default)",
+     "LocalModelCache:tbl-serving-model-cache-model-gemma", "spec.nodeGroups", ["lfour"]),
+    ("gcp", "models.cache (node label)", "tbl-gpu-lfour", "nodeConfig.labels.kserve/localmodel",
+     "worker"),
+    ("gcp", "gpuPools[0].instanceTypes (local SSD)",
+     "LocalModelNodeGroup:tbl-serving-model-cache-group-lfour", "spec.storageLimit", "349Gi"),
+    ("azure", "models.cache.nodeDiskSize",
+     "LocalModelNodeGroup:tbl-serving-model-cache-group-tfour", "spec.storageLimit", "150Gi"),
+    ("azure", "models.cache.models[0].pools", "LocalModelCache:tbl-serving-model-cache-model-phi",
+     "spec.nodeGroups", ["tfour"]),
+    ("azure", "models.cache.models[0].size", "LocalModelCache:tbl-serving-model-cache-model-phi",
+     "spec.modelSize", "9Gi"),
+    ("azure", "models.cache (node label)", "tbl-gpu-tfour", "nodeLabels.kserve/localmodel",
+     "worker"),
 ]  # fmt: skip
 
 
@@ -246,3 +273,13 @@ def test_existing_cluster_fields_that_remove_resources(graphs: dict[str, Resourc
     assert graph.named("lab-k8s").inputs["kubeconfig"] == {SECRET: "[redacted]"}
     # cluster.name prefixes every resource.
     assert all(r.name.startswith("lab") for r in graph)
+
+
+@pytest.mark.parametrize("stack", ["gcp", "azure"])
+def test_the_cached_path_lands_inside_the_models_bucket(
+    graphs: dict[str, ResourceGraph], stack: str
+) -> None:
+    [cache] = [r for r in graphs[stack] if r.type.endswith(":LocalModelCache")]
+    path = STACKS[stack]["gpuplane:models"]["cache"]["models"][0]["storageUri"]
+    uri = graphs[stack].outputs["modelStorageUri"]
+    assert cache.inputs["spec"]["sourceModelUri"] == uri + path

@@ -30,6 +30,13 @@ GCP = (
 )
 
 
+_L4 = "  gpuplane:gpuPools:\n    - {name: l4, instanceTypes: [g6.xlarge]}\n"
+
+
+def _cache(model: str) -> str:
+    return f"  gpuplane:models:\n    cache:\n      models:\n        - {model}\n"
+
+
 def _bomb(levels: int, width: int) -> str:
     """A billion-laughs document: each level repeats the one below `width` times."""
     lines = ["config:", "  gpuplane:cloud: existing", "  gpuplane:existing: {context: k}", "  x:"]
@@ -205,6 +212,40 @@ CASES: tuple[Case, ...] = (
         "whole internet",
     ),
     stack("pools-not-a-list", GOOD + "  gpuplane:gpuPools: l4\n", "gpuplane:gpuPools", "a list"),
+    # --- gpuplane:models.cache -------------------------------------------------------------
+    stack(
+        "cache-outside-bucket",
+        AWS + _L4 + _cache("{name: m, storageUri: 's3://elsewhere/m', size: 2Gi}"),
+        "gpuplane:models.cache.models[0].storageUri",
+        "outside the models bucket",
+    ),
+    stack(
+        "cache-unknown-pool",
+        AWS + _L4 + _cache("{name: m, storageUri: m/, size: 2Gi, pools: [h100]}"),
+        "gpuplane:models.cache.models[0].pools",
+        "'h100' is not a GPU pool",
+    ),
+    stack(
+        "cache-larger-than-disk",
+        AWS + _L4 + _cache("{name: m, storageUri: m/, size: 2Ti}"),
+        "gpuplane:models.cache.models",
+        "exceed the 232Gi",
+    ),
+    stack(
+        "cache-bad-size",
+        AWS + _L4 + _cache("{name: m, storageUri: m/, size: lots}"),
+        "gpuplane:models.cache.models[0].size",
+        "'lots'",
+    ),
+    stack(
+        "cache-on-autopilot",
+        GCP
+        + "  gpuplane:gcp: {mode: autopilot}\n"
+        + "  gpuplane:gpuPools:\n    - {name: l4, instanceTypes: [g2-standard-4]}\n"
+        + _cache("{name: m, storageUri: m/, size: 2Gi}"),
+        "gpuplane:models.cache:",
+        "GKE Autopilot",
+    ),
     stack(
         "types-not-a-list",
         AWS + "  gpuplane:gpuPools:\n    - {name: l4, instanceTypes: g6.xlarge}\n",
