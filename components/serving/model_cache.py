@@ -211,6 +211,13 @@ class ModelCache(pulumi.ComponentResource):
             injection=False,
             **common,
         )
+        # The download jobs take no traffic: every ingress is denied there.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-jobs-default-deny",
+            metadata={"name": "default-deny-ingress", "namespace": JOB_NAMESPACE},
+            spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+            opts=pulumi.ResourceOptions(depends_on=[self.job_namespace], **common),
+        )
         ready = [self.release, self.job_namespace]
         pools = list(args["pools"])
         self.node_groups = {

@@ -65,6 +65,8 @@ def graphs(stack_graphs: dict[str, ResourceGraph], project: Any) -> dict[str, Re
         # Auto Mode runs its own device plugin, without sharing.
         for pool in config["gpuplane:gpuPools"]:
             pool.pop("sharing", None)
+        # Auto Mode cannot host the node-local model cache (refused when asked for).
+        config.pop("gpuplane:models", None)
         out[f"{name}-auto"] = engine.plan(stack_from_mapping(project, f"{name}-auto", config))
     return out
 
@@ -700,6 +702,7 @@ def test_bottlerocket_gpu_nodes_use_soci_their_own_plugin_and_an_image_cache(
         "aws-dev", gpuNodeImage="bottlerocket", imageCacheSnapshotId="snap-0123456789abcdef0"
     )
     config["gpuplane:gpuPools"][0]["sharing"] = {"strategy": "time-slicing", "replicas": 4}
+    config.pop("gpuplane:models")  # Bottlerocket cannot host the node-local model cache
     graph = plan_mapping(config, "aws-bottlerocket")
     node_class = custom_resource_named(graph, "EC2NodeClass", "gpu-l4")
     spec = node_class.inputs["spec"]

@@ -38,6 +38,8 @@ def graphs(stack_graphs: dict[str, ResourceGraph], project: Any) -> dict[str, Re
         config = stack_file_config(name)
         config["gpuplane:gcp"] = {**config["gpuplane:gcp"], "mode": "autopilot"}
         config.pop("gpuplane:systemPool", None)
+        # Autopilot cannot host the node-local model cache (refused when asked for).
+        config.pop("gpuplane:models", None)
         out[f"{name}-autopilot"] = engine.plan(
             stack_from_mapping(project, f"{name}-autopilot", config)
         )

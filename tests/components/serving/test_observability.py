@@ -33,6 +33,8 @@ GPU_STACKS = ("aws-dev", "aws-prod", "gcp-dev", "gcp-prod", "azure-dev", "azure-
 def _variant(stack: str, section: str, **changes: Any) -> dict[str, Any]:
     config = stack_file_config(stack)
     config[f"gpuplane:{section}"] = {**config.get(f"gpuplane:{section}", {}), **changes}
+    # Bottlerocket, Auto Mode and Autopilot cannot host the node-local model cache.
+    config.pop("gpuplane:models", None)
     return config
 
 
