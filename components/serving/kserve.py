@@ -104,7 +104,10 @@ class KServe(pulumi.ComponentResource):
         ns = namespace(
             f"{name}-ns",
             NAMESPACE,
-            pod_security="restricted",
+            # The model cache's agent (kserve-localmodel-resources v0.20.0) runs here and
+            # mounts a hostPath, which only `privileged` admits; warn and audit stay
+            # restricted, so everything else in the namespace is still reported.
+            pod_security="privileged" if args.local_model else "restricted",
             injection=False,  # the API server calls its webhooks without a sidecar
             depends_on=args.depends_on,
             **common,

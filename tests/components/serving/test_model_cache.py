@@ -164,3 +164,23 @@ def test_the_post_renderer_moves_only_the_agents_host_path(node_os: str) -> None
     [volume] = agent["spec"]["template"]["spec"]["volumes"]
     assert volume["hostPath"]["path"] == host_path(node_os) == cache_settings.HOST_PATHS[node_os]
     assert volume["hostPath"]["path"] != cache_settings.UPSTREAM_HOST_PATH
+
+
+def _enforced(graph: ResourceGraph, name: str) -> str:
+    [ns] = [
+        r
+        for r in graph.by_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"] == name
+    ]
+    return ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+
+
+def test_kserve_admits_the_agents_host_path_only_with_the_cache(
+    cached: ResourceGraph, local_graph: ResourceGraph
+) -> None:
+    require_upstream()
+    [volume] = _localmodel_daemonset()["spec"]["template"]["spec"]["volumes"]
+    assert "hostPath" in volume  # which baseline and restricted refuse
+    assert _localmodel_daemonset()["metadata"]["namespace"] == "kserve"
+    assert _enforced(cached, "kserve") == "privileged"
+    assert _enforced(local_graph, "kserve") == "restricted"
