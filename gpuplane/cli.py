@@ -25,7 +25,7 @@ from rich.markup import escape
 
 # Light imports only: the policy pack (pulumi_policy, pulumi) loads in the commands that
 # check, and the engine (and a cloud's SDK) only when a stack is planned.
-from gpuplane import cost, estimate, pictures, report
+from gpuplane import cost, estimate, pictures, report, sdk_import
 from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.loader import InputError
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
@@ -1069,5 +1069,7 @@ def main() -> None:
     # cluster for minutes, turns it back on). Memory stays bounded: planning every
     # stack in one process peaks at about 400 MB either way.
     gc.disable()
+    # The provider SDKs load with postponed annotations (cached bytecode of their own).
+    sdk_import.install()
     atexit.register(_close_stray_event_loops)
     sys.exit(run())
