@@ -1,7 +1,5 @@
 """The `gpuplane` command."""
 
-import asyncio
-import atexit
 import contextlib
 import errno
 import gc
@@ -994,16 +992,6 @@ def _root(
     """
 
 
-def _close_stray_event_loops() -> None:
-    """Pulumi's sync-await helper leaves event loops behind (one per worker thread that
-    awaited); close them before interpreter shutdown, where their destructors would
-    print a spurious "Invalid file descriptor" error."""
-    for obj in gc.get_objects():
-        if isinstance(obj, asyncio.BaseEventLoop) and not obj.is_closed():
-            with contextlib.suppress(Exception):
-                obj.close()
-
-
 def _error(message: str) -> None:
     """One line on stderr, plain (safe whatever the message holds)."""
     with contextlib.suppress(Exception):
@@ -1071,5 +1059,4 @@ def main() -> None:
     gc.disable()
     # The provider SDKs load with postponed annotations (cached bytecode of their own).
     sdk_import.install()
-    atexit.register(_close_stray_event_loops)
     sys.exit(run())

@@ -172,6 +172,37 @@ def _no_source_positions() -> Iterator[None]:
         runtime_resource._get_stack_trace = saved
 
 
+class _LoopsKept(asyncio.DefaultEventLoopPolicy):
+    """The default policy, keeping every loop it makes: the mock monitor's worker
+    threads each make one (Pulumi's sync-await) and leave it open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[asyncio.AbstractEventLoop] = []
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        self.made.append(loop)
+        return loop
+
+
+@contextlib.contextmanager
+def _closing_worker_loops() -> Iterator[None]:
+    """Close the event loops made meanwhile once the program's threads are done: open,
+    they hold a socket pair each until the interpreter's shutdown, where their
+    destructors print "Invalid file descriptor"."""
+    saved = asyncio.get_event_loop_policy()
+    policy = _LoopsKept()
+    asyncio.set_event_loop_policy(policy)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop_policy(saved)
+        for made in policy.made:
+            if not made.is_closed() and not made.is_running():
+                made.close()
+
+
 def run_program(
     program: Program,
     *,
@@ -192,6 +223,19 @@ def run_program(
     )
     mocks = OfflineMocks(disabled_default_providers, region=region)
     monitor = RecordingMonitor(mocks, disabled_default_providers, project=project, stack=stack)
+    with _closing_worker_loops():
+        return _run(program, mocks, monitor, project, stack, config, secret_keys)
+
+
+def _run(
+    program: Program,
+    mocks: OfflineMocks,
+    monitor: RecordingMonitor,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: Iterable[str],
+) -> ResourceGraph:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

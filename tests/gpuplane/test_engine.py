@@ -1,6 +1,8 @@
 """The offline engine: realistic records, loud failures, fresh state on every run."""
 
+import asyncio
 import contextlib
+import gc
 from typing import Any
 
 import pulumi
@@ -212,3 +214,19 @@ def test_the_programs_own_error_is_kept_behind_a_missing_mock() -> None:
     with pytest.raises(EngineError) as caught:
         run_program(program, project="gpuplane", stack="t")
     assert caught.value.__cause__ is not None
+
+
+def _open_event_loops() -> set[int]:
+    return {
+        id(obj)
+        for obj in gc.get_objects()
+        if isinstance(obj, asyncio.BaseEventLoop) and not obj.is_closed()
+    }
+
+
+def test_a_plan_leaves_no_event_loop_open(project: Project) -> None:
+    """The mock monitor's worker threads each make an event loop; the engine closes them
+    (open, each holds a socket pair until interpreter shutdown, which then complains)."""
+    before = _open_event_loops()
+    engine.plan(load_stack(project, "local"))
+    assert _open_event_loops() - before == set()
