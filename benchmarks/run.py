@@ -3,10 +3,13 @@ then the commands a user runs, as whole processes, and the core install's size.
 
     .venv/bin/python benchmarks/run.py [--runs 5] [--stack NAME ...] [--no-processes]
 
-Prints markdown tables for the README's performance section. In-process timings
-leave out start-up; the whole-process ones are what a user waits for, start to
-exit (median of --runs). Targets (issue 15) are printed beside the figures;
-nothing here asserts them.
+Prints markdown tables for the performance section of docs/cost.md. In-process
+timings leave out start-up; the whole-process ones are what a user waits for, start to
+exit (median of --runs, after one untimed run, so the SDK bytecode cache the command
+keeps is warm; the first run after an install is timed once on its own). Wall time
+depends on what else the machine runs: the load average is printed before and after,
+and the CPU time (user + system) beside the wall time. Targets (issue 15) are printed
+beside the figures; nothing here asserts them.
 
 Then `gpuplane render` and `gpuplane check --render` of the stack with the most Helm
 releases, as whole processes from a warm chart cache (target: seconds, not minutes).
@@ -17,6 +20,7 @@ and the parsing and rules over the upstream renders of its charts, at real sizes
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -64,16 +68,32 @@ def _in_process(project: Any, names: list[str], runs: int) -> None:
         )
 
 
-def _process_seconds(args: list[str], runs: int) -> float:
-    """Median wall time of `gpuplane ARGS`, start to exit (exit 0 or 1 both count)."""
-
-    def run() -> None:
-        done = subprocess.run([str(GPUPLANE), *args], cwd=ROOT, capture_output=True, check=False)
+def _process_seconds(
+    args: list[str], runs: int, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Median wall and CPU (user + system) seconds of `gpuplane ARGS`, start to exit
+    (exit 0 or 1 both count)."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = os.times()
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(GPUPLANE), *args], cwd=ROOT, capture_output=True, check=False, env=env
+        )
+        walls.append(time.perf_counter() - started)
+        after = os.times()
+        cpus.append(
+            (after.children_user + after.children_system)
+            - (before.children_user + before.children_system)
+        )
         if done.returncode not in (0, 1):
             raise SystemExit(f"gpuplane {' '.join(args)} failed: {done.stderr.decode()[-300:]}")
+    return statistics.median(walls), statistics.median(cpus)
 
-    seconds, _ = _median_seconds(run, runs)
-    return seconds
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
 def _requirement_names(dist: metadata.Distribution) -> list[str]:
@@ -87,9 +107,10 @@ def _requirement_names(dist: metadata.Distribution) -> list[str]:
     return names
 
 
-def core_install_bytes() -> tuple[int, int]:
-    """Bytes on disk and distributions count of `pip install gpuplane` (no extra): the
-    dependency closure as installed here, gpuplane itself included."""
+def core_install_bytes() -> dict[str, int]:
+    """Bytes on disk of each distribution `pip install gpuplane` (no extra) installs: the
+    dependency closure as installed here (with the bytecode pip compiles), gpuplane
+    itself included."""
     seen: dict[str, metadata.Distribution] = {}
     todo = ["gpuplane"]
     while todo:
@@ -102,13 +123,11 @@ def core_install_bytes() -> tuple[int, int]:
             continue  # a marker-excluded requirement (another Python or platform)
         seen[name] = dist
         todo.extend(_requirement_names(dist))
-    total = 0
-    for dist in seen.values():
-        for file in dist.files or []:
-            path = Path(str(dist.locate_file(file)))
-            if path.is_file():
-                total += path.stat().st_size
-    return total, len(seen)
+    sizes = {}
+    for name, dist in seen.items():
+        files = (Path(str(dist.locate_file(file))) for file in dist.files or [])
+        sizes[name] = sum(path.stat().st_size for path in files if path.is_file())
+    return sizes
 
 
 def _processes(runs: int) -> None:
@@ -127,16 +146,31 @@ def _processes(runs: int) -> None:
             (["check", "--graph", str(saved)], 1.0),
             (["cost", "--graph", str(saved)], 1.0),
         ]
-        print(f"\nwhole processes, median of {runs} runs, start to exit\n")
-        print("| command | wall (s) | target (s) |")
-        print("|---|---:|---:|")
+        print(f"\nwhole processes, median of {runs} runs, start to exit")
+        print(f"load average before: {_load()}\n")
+        print("| command | wall (s) | CPU (s) | target, wall (s) |")
+        print("|---|---:|---:|---:|")
         for args, target in commands:
             shown = " ".join("<saved aws-prod graph>" if a == str(saved) else a for a in args)
-            seconds = _process_seconds(args, runs)
-            print(f"| gpuplane {shown} | {seconds:.2f} | {target:.1f} |")
-    size, count = core_install_bytes()
-    print(f"\ncore install (gpuplane, no extra): {size / 1e6:.0f} MB in {count} distributions")
-    print("(target: under 150 MB; pip and setuptools of the venv itself not counted)")
+            _process_seconds(args, 1)  # untimed: the SDK bytecode cache is warm
+            wall, cpu = _process_seconds(args, runs)
+            print(f"| gpuplane {shown} | {wall:.2f} | {cpu:.2f} | {target:.1f} |")
+        with tempfile.TemporaryDirectory() as cold:
+            wall, cpu = _process_seconds(
+                ["check", "--stack", "aws-prod"], 1, env={**os.environ, "XDG_CACHE_HOME": cold}
+            )
+        print(
+            f"| gpuplane check --stack aws-prod, first run after install (cold SDK "
+            f"bytecode cache, once) | {wall:.2f} | {cpu:.2f} | |"
+        )
+        print(f"\nload average after: {_load()}")
+    sizes = core_install_bytes()
+    largest = sorted(sizes.items(), key=lambda item: -item[1])[:6]
+    print(
+        f"\ncore install (gpuplane, no extra): {sum(sizes.values()) / 1e6:.1f} MB in "
+        f"{len(sizes)} distributions (target: under 150 MB; the venv's own pip not counted)"
+    )
+    print("largest: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in largest))
 
 
 def _stand_in(graph: Any, scratch: Path) -> tuple[Path, Path]:
@@ -193,10 +227,10 @@ def render_timing(project: Any, runs: int) -> None:
                 "(the real charts are not cached: `gpuplane charts pull --all` needs the network)"
             )
         out = scratch / "out"
-        render_s = _process_seconds(["render", *target, "--output", str(out)], runs)
-        check_s = _process_seconds(["check", *target, "--render", "--format", "json"], runs)
+        render_s, _ = _process_seconds(["render", *target, "--output", str(out)], runs)
+        check_s, _ = _process_seconds(["check", *target, "--render", "--format", "json"], runs)
         plain = ["check", *target[:2], "--format", "json"]
-        check_plain_s = _process_seconds(plain, runs) if not warm else None
+        check_plain_s = _process_seconds(plain, runs)[0] if not warm else None
         objects = sum(
             len([d for d in f.read_text().split("\n---\n") if d.strip()]) - 1
             for f in out.glob("*.yaml")
