@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.markup import escape
 
 # Light imports only: the policy pack (pulumi_policy, pulumi) loads in the commands that
-# check, and the engine (and a cloud's SDK) only when a stack is planned.
-from gpuplane import cost, estimate, pictures, report, sdk_import
+# check, the engine (and a cloud's SDK) only when a stack is planned, and the cost and
+# estimate models (tens of ms) in the commands that show them.
+from gpuplane import report, sdk_import
 from gpuplane.graph import GraphFormatError, ResourceGraph
 from gpuplane.loader import InputError
 from gpuplane.stacks import DEFAULT_STACK, StackConfig, StackError, find_project, load_stack
@@ -85,6 +86,7 @@ DEBUG_ENV = "GPUPLANE_DEBUG"
 # else that escapes a command is a bug in gpuplane: exit 3. Input errors of modules
 # the command loads only when needed are looked up in sys.modules (no heavy import).
 _LAZY_BAD_INPUT = (
+    ("gpuplane.cost", "PriceError"),
     ("gpuplane.components.config", "ConfigError"),
     ("gpuplane.components.extras", "MissingExtraError"),
     ("gpuplane.diff", "DiffError"),
@@ -93,7 +95,7 @@ _LAZY_BAD_INPUT = (
 
 def _is_bad_input(exc: BaseException) -> bool:
     """Whether a failure is the input's fault (exit 2) rather than gpuplane's (exit 3)."""
-    if isinstance(exc, InputError | StackError | GraphFormatError | cost.PriceError):
+    if isinstance(exc, InputError | StackError | GraphFormatError):
         return True
     for module, name in _LAZY_BAD_INPUT:
         kind = getattr(sys.modules.get(module), name, None)
@@ -481,6 +483,8 @@ def cost_command(
     fmt: ReportFormatOption = ReportFormat.text,
 ) -> None:
     """Idle and peak cost (per hour and month) from dated price tables, per resource."""
+    from gpuplane import cost
+
     planned, _ = _load_graph(stack, stack_file, graph)
     try:
         result = cost.cost(planned)
@@ -512,6 +516,8 @@ def estimate_command(
     pool (node from zero, image pull with and without the pool's acceleration, weights
     from the bucket or the node cache, model load).
     """
+    from gpuplane import estimate
+
     planned, _ = _load_graph(stack, stack_file, graph)
     if cold:
         try:
@@ -555,6 +561,9 @@ def graph_command(
     ] = None,
 ) -> None:
     """The dependency graph (components as clusters), or a Gantt chart of the deploy."""
+    from gpuplane import pictures
+    from gpuplane.estimate import estimate
+
     planned, _ = _load_graph(stack, stack_file, graph)
     if fmt is PictureFormat.png:
         try:
@@ -566,7 +575,7 @@ def graph_command(
     elif fmt is PictureFormat.dot:
         data = pictures.dot(planned)
     elif fmt is PictureFormat.gantt:
-        data = pictures.gantt(planned, estimate.estimate(planned))
+        data = pictures.gantt(planned, estimate(planned))
     else:
         data = pictures.mermaid(planned)
     if output is not None:
