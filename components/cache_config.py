@@ -177,6 +177,12 @@ def check_model_cache(cfg: "PlatformConfig") -> list[str]:
                 f"label the pool's nodes and list it here; given {quote(dict(pool.labels))}"
             )
     settings = ModelCacheSettings(models=_models(cfg), pool_disks=_all_pools(cfg, disks))
+    if cfg.cloud == "azure" and cfg.kubernetes_minor < 36:
+        problems.append(
+            f"{KEY}: on AKS needs gpuplane:cluster.kubernetesVersion 1.36+ (a "
+            "MutatingAdmissionPolicy labels the download jobs for workload identity); "
+            f"given {cfg.cluster.kubernetes_version}"
+        )
     problems += model_cache_problems(
         settings,
         node_os=node_os(cfg),

@@ -24,6 +24,7 @@ from gpuplane.components.config import (
 from gpuplane.components.jobs.clouds import cloud_jobs
 from gpuplane.components.jobs.settings import JobQueueConfig
 from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsStackArgs
+from gpuplane.components.serving.cache_identity import ModelCacheIdentity, ModelCacheIdentityArgs
 from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
 
@@ -237,13 +238,21 @@ def build_platform(config: PlatformConfig) -> Platform:
         args["domain"] = settings.domain
     if settings.acme_email is not None:
         args["acme_email"] = settings.acme_email
+    ready = list(cluster.ready)
     cache = model_cache_settings(config)
     if cache is not None:
+        # The download jobs' read access exists before any model is asked for.
+        identity = ModelCacheIdentity(
+            f"{config.cluster.name}-model-cache-identity", ModelCacheIdentityArgs(cluster=cluster)
+        )
+        if identity.job_identity:
+            cache["job_identity"] = identity.job_identity
+        ready += identity.bindings
         args["model_cache"] = cache
     serving = ServingStack(
         f"{config.cluster.name}-serving",
         args,
-        opts=pulumi.ResourceOptions(depends_on=list(cluster.ready)),
+        opts=pulumi.ResourceOptions(depends_on=ready),
     )
     outputs: dict[str, Any] = {
         "cloud": config.cloud,

@@ -467,6 +467,11 @@ def node_class_spec(
         "blockDeviceMappings": devices,
         "tags": dict(tags),
     }
+    if image == "al2023":
+        # The instance store's NVMe (g4dn, g5, g6, g6e, p4d, p5), striped and mounted at
+        # /mnt/k8s-disks/0 by nodeadm, holds the kubelet's and containerd's data and the
+        # node-local model cache; types without instance store keep the gp3 volume.
+        spec["instanceStorePolicy"] = "RAID0"
     user_data = (
         bottlerocket_settings(pool, fast_image_pull)
         if image == "bottlerocket"

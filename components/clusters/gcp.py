@@ -40,6 +40,7 @@ from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
 from gpuplane.components.extras import missing_extra
 from gpuplane.components.naming import type_token
 from gpuplane.components.rules import check
+from gpuplane.components.serving.cache_settings import GCP_LOCAL_SSDS
 from gpuplane.components.serving.ports import WEBHOOK_PORTS
 
 try:
@@ -614,6 +615,7 @@ class GkeCluster(pulumi.ComponentResource):
                 "gcfs_config": {"enabled": True},
                 "gvnic": {"enabled": True},
                 "labels": {**pool.labels, POOL_LABEL: pool.name},
+                **_local_ssd(pool.machine_type),
             },
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )
@@ -680,6 +682,15 @@ class GkeCluster(pulumi.ComponentResource):
             )
         )
         return ModelStore(bucket=bucket, email=reader.email, ready=ready)
+
+
+def _local_ssd(machine_type: str) -> dict[str, Any]:
+    """The local SSDs a GPU machine type bundles (G2, A2 Ultra, A3) as the node's ephemeral
+    storage, mounted under /mnt/stateful_partition/kube-ephemeral-ssd: images and the
+    node-local model cache. Count 0 takes the number the machine type comes with."""
+    if machine_type not in GCP_LOCAL_SSDS:
+        return {}
+    return {"ephemeral_storage_local_ssd_config": {"local_ssd_count": 0}}
 
 
 @dataclass(frozen=True)

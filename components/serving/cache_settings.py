@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import NotRequired, TypedDict
 
+from gpuplane.components.clusters.contract import ModelIdentity
 from gpuplane.components.messages import quote
 from gpuplane.components.rules import KeyName
 
@@ -102,6 +103,11 @@ class ModelCacheSettings(TypedDict):
     pool_disks: Mapping[str, int]
     """GiB of local storage each node of a pool gives the cache, by pool name; a pool not
     listed keeps no cache."""
+    job_identity: NotRequired[ModelIdentity]
+    """How the download jobs (the `default` ServiceAccount of kserve-localmodel-jobs) get
+    the identity that reads the models bucket: annotations for that ServiceAccount, labels
+    for the jobs' pods (set by a MutatingAdmissionPolicy, Kubernetes 1.36+). Default: none
+    (the cloud binds the ServiceAccount by name, or the bucket is public)."""
 
 
 def quantity_bytes(value: str) -> int:

@@ -22,6 +22,7 @@ from gpuplane.components.serving.cache_settings import (
     GIB,
     HOST_PATHS,
     JOB_NAMESPACE,
+    JOB_SERVICE_ACCOUNT,
     NODE_LABEL,
     UPSTREAM_HOST_PATH,
     CachedModel,
@@ -78,6 +79,12 @@ class ModelCacheArgs(TypedDict):
     after: NotRequired[Sequence[pulumi.Resource]]
     """What must be up first: cert-manager (the webhook's certificate) and the KServe
     controller with the cache switched on. Default: nothing."""
+    job_service_account_annotations: NotRequired[Mapping[str, pulumi.Input[str]]]
+    """Annotations that bind the download jobs' ServiceAccount (the namespace's `default`)
+    to a cloud identity; it is patched, not created. Default: none."""
+    job_pod_labels: NotRequired[Mapping[str, str]]
+    """Labels every download job's pods need for that identity (AKS's webhook), set on
+    each Job by a MutatingAdmissionPolicy (Kubernetes 1.36+). Default: none."""
 
 
 def model_cache_args_problems(args: ModelCacheArgs) -> list[str]:
@@ -165,6 +172,38 @@ def agent_values(tolerations: Sequence[Mapping[str, str]]) -> dict:
     }
 
 
+def job_label_policy_spec(labels: Mapping[str, str]) -> dict:
+    """A MutatingAdmissionPolicy adding `labels` to the pod template of every Job created
+    in the download jobs' namespace (the agent sets none of its own there)."""
+    entries = ", ".join(f'"{key}": "{value}"' for key, value in sorted(labels.items()))
+    return {
+        "failurePolicy": "Fail",
+        "reinvocationPolicy": "Never",
+        "matchConstraints": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": JOB_NAMESPACE}},
+            "resourceRules": [
+                {
+                    "apiGroups": ["batch"],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE"],
+                    "resources": ["jobs"],
+                }
+            ],
+        },
+        "mutations": [
+            {
+                "patchType": "ApplyConfiguration",
+                "applyConfiguration": {
+                    "expression": (
+                        "Object{spec: Object.spec{template: Object.spec.template{metadata: "
+                        f"Object.spec.template.metadata{{labels: {{{entries}}}}}}}}}}}"
+                    )
+                },
+            }
+        ],
+    }
+
+
 class ModelCache(pulumi.ComponentResource):
     """KServe's local model cache on the GPU pools' nodes."""
 
@@ -218,7 +257,8 @@ class ModelCache(pulumi.ComponentResource):
             spec={"podSelector": {}, "policyTypes": ["Ingress"]},
             opts=pulumi.ResourceOptions(depends_on=[self.job_namespace], **common),
         )
-        ready = [self.release, self.job_namespace]
+        ready: list[pulumi.Resource] = [self.release, self.job_namespace]
+        ready += self._job_identity(name, args, common)
         pools = list(args["pools"])
         self.node_groups = {
             pool["name"]: custom_resource(
@@ -257,3 +297,39 @@ class ModelCache(pulumi.ComponentResource):
                 "diskBytes": total,
             }
         )
+
+    def _job_identity(self, name: str, args: ModelCacheArgs, common: dict) -> list:
+        """The download jobs' ServiceAccount annotations and pod labels, where given."""
+        made: list[pulumi.Resource] = []
+        annotations = args.get("job_service_account_annotations")
+        if annotations:
+            made.append(
+                k8s.core.v1.ServiceAccountPatch(
+                    f"{name}-jobs-sa",
+                    metadata={
+                        "name": JOB_SERVICE_ACCOUNT,
+                        "namespace": JOB_NAMESPACE,
+                        "annotations": dict(annotations),
+                    },
+                    opts=pulumi.ResourceOptions(depends_on=[self.job_namespace], **common),
+                )
+            )
+        labels = args.get("job_pod_labels")
+        if labels:
+            policy_name = "gpuplane-localmodel-jobs-labels"
+            policy = k8s.admissionregistration.v1.MutatingAdmissionPolicy(
+                f"{name}-jobs-labels",
+                metadata={"name": policy_name},
+                spec=job_label_policy_spec(labels),
+                opts=pulumi.ResourceOptions(**common),
+            )
+            made.append(policy)
+            made.append(
+                k8s.admissionregistration.v1.MutatingAdmissionPolicyBinding(
+                    f"{name}-jobs-labels-binding",
+                    metadata={"name": policy_name},
+                    spec={"policyName": policy_name},
+                    opts=pulumi.ResourceOptions(depends_on=[policy], **common),
+                )
+            )
+        return made

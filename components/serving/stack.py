@@ -260,6 +260,14 @@ def _model_cache_problems(args: ServingStackArgs) -> list[str]:
         for name in cache.get("pool_disks", {})
         if name not in pools
     ]
+    labels = (cache.get("job_identity") or {}).get("pod_labels")
+    minor = _minor(spec.get("kubernetes_version"))
+    if labels and (minor is None or minor < MUTATING_ADMISSION_POLICY_MINOR):
+        problems.append(
+            "model_cache.job_identity.pod_labels: needs Kubernetes 1.36+ (a "
+            "MutatingAdmissionPolicy labels the download jobs); the cluster runs "
+            f"{spec.get('kubernetes_version') or 'an unknown version'}"
+        )
     identity = spec.get("model_identity") or {}
     problems += model_cache_problems(
         cache,
@@ -453,6 +461,11 @@ class ServingStack(pulumi.ComponentResource):
         )
         if identity is not None and identity.storage_uri_prefix is not None:
             args["storage_uri_prefix"] = identity.storage_uri_prefix
+        jobs = cache.get("job_identity") or {}
+        if jobs.get("service_account_annotations"):
+            args["job_service_account_annotations"] = dict(jobs["service_account_annotations"])
+        if jobs.get("pod_labels"):
+            args["job_pod_labels"] = dict(jobs["pod_labels"])
         return ModelCache(f"{name}-model-cache", args, opts=child)
 
     @property

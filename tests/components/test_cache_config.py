@@ -162,3 +162,28 @@ def test_the_component_applies_the_same_rules_under_python_keys() -> None:
     ]
     with pytest.raises(ArgsError):
         ServingStack("s", {"cluster": spec, "model_cache": cache})  # type: ignore[typeddict-item]
+
+
+def test_labelling_the_download_jobs_needs_mutating_admission_policies() -> None:
+    spec = {
+        "provider": None,
+        "kubernetes_version": "1.35",
+        "gpu_pools": [{"name": "t4", "node_selector": {"p": "t4"}}],
+    }
+    cache = {
+        "models": [{"name": "m", "storage_uri": "hf://org/m", "size": "2Gi"}],
+        "pool_disks": {"t4": 100},
+        "job_identity": {"pod_labels": {"azure.workload.identity/use": "true"}},
+    }
+    [problem] = serving_stack_problems({"cluster": spec, "model_cache": cache})  # type: ignore[typeddict-item]
+    assert problem.startswith("model_cache.job_identity.pod_labels: needs Kubernetes 1.36+")
+    raw = {
+        **AZURE,
+        "cluster": {**AZURE["cluster"], "kubernetesVersion": "1.35"},
+        "gpuPools": [{"name": "t4", "instanceTypes": ["Standard_NC4as_T4_v3"]}],
+        "models": _cache(LLAMA),
+    }
+    [problem] = config_problems(raw, AZURE_LOCATION)
+    assert problem.startswith(
+        "gpuplane:models.cache: on AKS needs gpuplane:cluster.kubernetesVersion"
+    )
