@@ -33,6 +33,11 @@ _PUBLIC = {
     "GkeReleaseChannel": "clusters.gcp",
     "AksCluster": "clusters.azure",
     "AksClusterArgs": "clusters.azure",
+    "AksNodeProvisioning": "clusters.azure",
+    "AksSkuTier": "clusters.azure",
+    "AksOutbound": "clusters.azure",
+    "AksUpgradeChannel": "clusters.azure",
+    "AksNodeOsUpgradeChannel": "clusters.azure",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -9,7 +9,6 @@ resource is registered.
 """
 
 import contextlib
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -30,7 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from gpuplane.components import versions
 from gpuplane.components.cache_config import ModelsConfig, check_model_cache
-from gpuplane.components.clusters import aws_args
+from gpuplane.components.clusters import aws_args, azure_args, gcp_args
 from gpuplane.components.clusters.cidrs import private_ipv4_problem
 from gpuplane.components.clusters.contract import GpuPoolSpec, GpuSharing
 from gpuplane.components.clusters.endpoint import public_cidr_problem
@@ -75,9 +74,6 @@ _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
 _RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-# The node pools gpuplane itself creates on AKS: the system pool and the one the
-# serving stack's controllers run on.
-AKS_POOL_NAMES = ("system", "platform")
 
 
 class ConfigError(pulumi.RunError):
@@ -482,20 +478,17 @@ class GcpConfig(_Model):
     @field_validator("subnet_cidr", "services_cidr")
     @classmethod
     def _small(cls, value: str) -> str:
-        return _private_ipv4(value, 8, 24)
+        return _private_ipv4(value, *gcp_args.CIDR_BOUNDS["subnet_cidr"])
 
     @field_validator("pods_cidr")
     @classmethod
     def _pods(cls, value: str) -> str:
-        return _private_ipv4(value, 8, 21)
+        return _private_ipv4(value, *gcp_args.CIDR_BOUNDS["pods_cidr"])
 
     @field_validator("master_cidr")
     @classmethod
     def _master(cls, value: str) -> str:
-        return _private_ipv4(value, 28, 28)
-
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+        return _private_ipv4(value, *gcp_args.CIDR_BOUNDS["master_cidr"])
 
 
 class AzureConfig(_Model):
@@ -533,27 +526,24 @@ class AzureConfig(_Model):
     @classmethod
     def _groups(cls, ids: tuple[str, ...]) -> tuple[str, ...]:
         for value in ids:
-            if not _GUID.match(value):
-                raise ValueError(
-                    f"{quote(value)} is not an Entra ID object id like "
-                    "00000000-0000-0000-0000-000000000000"
-                )
+            if (problem := azure_args.object_id_problem(value)) is not None:
+                raise ValueError(problem)
         return ids
 
     @field_validator("vnet_cidr")
     @classmethod
     def _vnet(cls, value: str) -> str:
-        return _private_ipv4(value, 8, 23)
+        return _private_ipv4(value, *azure_args.CIDR_BOUNDS["vnet_cidr"])
 
     @field_validator("pod_cidr")
     @classmethod
     def _pods(cls, value: str) -> str:
-        return _private_ipv4(value, 8, 20)
+        return _private_ipv4(value, *azure_args.CIDR_BOUNDS["pod_cidr"])
 
     @field_validator("service_cidr")
     @classmethod
     def _services(cls, value: str) -> str:
-        return _private_ipv4(value, 8, 24)
+        return _private_ipv4(value, *azure_args.CIDR_BOUNDS["service_cidr"])
 
 
 class Location(_Model):
@@ -841,11 +831,6 @@ def _cross_checks(cfg: PlatformConfig) -> list[str]:
     problems.extend(gpu_pool_problems(cfg.cloud, specs, pool_key))
     for i, pool in enumerate(cfg.gpu_pools):
         where = f"gpuplane:gpuPools[{i}]"
-        if pool.sharing.strategy == "mps" and cfg.cloud == "azure":
-            problems.append(
-                f"{where}.sharing.strategy: mps is not offered on AKS; allowed there: "
-                "none, time-slicing"
-            )
         if not managed:
             problems.extend(_check_existing_pool(where, pool))
     return problems
@@ -929,8 +914,6 @@ def _gcp_key(path: str) -> str:
 
 def _check_gcp(cfg: PlatformConfig) -> list[str]:
     """GkeCluster's own rules (clusters/gcp_args.py) on what the stack file sets."""
-    from gpuplane.components.clusters.gcp_args import gke_problems
-
     gcp = cfg.gcp or GcpConfig()
     args: dict[str, Any] = {
         "mode": gcp.mode,
@@ -944,53 +927,28 @@ def _check_gcp(cfg: PlatformConfig) -> list[str]:
     if "system_pool" in cfg.model_fields_set:
         args["system_machine_type"] = (cfg.system_pool or SystemPoolConfig()).instance_type
     # One problem per stack-file key (the three system_* keys are one there).
-    return list(dict.fromkeys(gke_problems(args, _gcp_key)))
+    return list(dict.fromkeys(gcp_args.gke_problems(args, _gcp_key)))
 
 
-def _overlaps(section: str, ranges: Mapping[str, str]) -> list[str]:
-    """Every pair of ranges in a section that overlap, named by the later key."""
-    problems = []
-    names = list(ranges)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            a, b = (ipaddress.ip_network(ranges[k]) for k in (first, second))
-            if a.overlaps(b):
-                problems.append(
-                    f"gpuplane:{section}.{second}: {b} overlaps {first} {a}; "
-                    "the ranges must not overlap"
-                )
-    return problems
+def _azure_key(path: str) -> str:
+    """An AksClusterArgs key as the stack file names it."""
+    if path.startswith("gpu_pools"):
+        return pool_key(path)
+    return camel_key("gpuplane:azure.")(path)
 
 
 def _check_azure(cfg: PlatformConfig) -> list[str]:
+    """AksCluster's own rules (clusters/azure_args.py) on what the stack file sets."""
     azure = cfg.azure or AzureConfig()
-    problems = _overlaps(
-        "azure",
-        {
-            "vnetCidr": azure.vnet_cidr,
-            "podCidr": azure.pod_cidr,
-            "serviceCidr": azure.service_cidr,
-        },
-    )
-    if not azure.admin_group_object_ids:
-        problems.append(
-            "gpuplane:azure.adminGroupObjectIds: required: the Entra ID group object id(s) "
-            "given cluster-admin, including a group of the identity `pulumi up` runs as "
-            "(local accounts are disabled)"
-        )
-    for i, pool in enumerate(cfg.gpu_pools):
-        if pool.name in AKS_POOL_NAMES:
-            problems.append(
-                f"gpuplane:gpuPools[{i}].name: {pool.name!r} is taken by gpuplane's AKS pools "
-                f"({', '.join(AKS_POOL_NAMES)}); choose another"
-            )
-    if azure.node_provisioning == "auto":
-        problems.extend(
-            _gpu_pools_from_zero(
-                cfg, "AKS node auto-provisioning creates GPU nodes for pending pods"
-            )
-        )
-    return problems
+    args: dict[str, Any] = {
+        "vnet_cidr": azure.vnet_cidr,
+        "pod_cidr": azure.pod_cidr,
+        "service_cidr": azure.service_cidr,
+        "admin_group_object_ids": list(azure.admin_group_object_ids),
+        "node_provisioning": azure.node_provisioning,
+        "gpu_pools": [gpu_pool_spec(p) for p in cfg.gpu_pools],
+    }
+    return azure_args.aks_problems(args, _azure_key)
 
 
 def _alias_set(model: BaseModel, alias: str) -> bool:

@@ -1,11 +1,10 @@
 """build_platform: the cluster for the configured cloud, then what runs on it."""
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
-from gpuplane.components import gpus
 from gpuplane.components.cache_config import model_cache_settings, node_labels
 from gpuplane.components.clusters.contract import (
     MODELS_NAMESPACE,
@@ -27,9 +26,6 @@ from gpuplane.components.jobs.stack import CONTROL_PLANE_PORTS, JobsStack, JobsS
 from gpuplane.components.serving.cache_identity import ModelCacheIdentity, ModelCacheIdentityArgs
 from gpuplane.components.serving.ports import WEBHOOK_PORTS
 from gpuplane.components.serving.stack import ServingStack, ServingStackArgs
-
-if TYPE_CHECKING:
-    from gpuplane.components.clusters.azure import AksGpuPool
 
 # A cloud's cluster module (and its SDK, an extra) is imported only when a stack on
 # that cloud is built: `local` imports none of them.
@@ -159,8 +155,8 @@ def _azure(config: PlatformConfig) -> Cluster:
         AksClusterArgs(
             location=config.location.region,
             kubernetes_version=config.cluster.kubernetes_version,
-            admin_group_object_ids=azure.admin_group_object_ids,
-            authorized_cidrs=endpoint.public_access_cidrs if endpoint.public_access else (),
+            admin_group_object_ids=list(azure.admin_group_object_ids),
+            authorized_cidrs=list(endpoint.public_access_cidrs) if endpoint.public_access else [],
             node_provisioning=azure.node_provisioning,
             sku_tier=azure.sku_tier,
             outbound=azure.outbound,
@@ -174,7 +170,7 @@ def _azure(config: PlatformConfig) -> Cluster:
             platform_vm_size=system.instance_type,
             platform_min_nodes=system.min_nodes,
             platform_max_nodes=system.max_nodes,
-            gpu_pools=[_aks_pool(p, node_labels(config, p)) for p in config.gpu_pools],
+            gpu_pools=[_pool_spec(config, p) for p in config.gpu_pools],
             models_namespace=MODELS_NAMESPACE,
             models_service_account=MODELS_SERVICE_ACCOUNT,
             protect=config.protect,
@@ -183,26 +179,6 @@ def _azure(config: PlatformConfig) -> Cluster:
         ),
     )
     return component.cluster
-
-
-def _aks_pool(pool: GpuPoolConfig, labels: dict[str, str]) -> "AksGpuPool":
-    from gpuplane.components.clusters.azure import AksGpuPool
-
-    vm_size = pool.instance_types[0]
-    gpu = gpus.implied_gpu("azure", vm_size)
-    assert pool.sharing.strategy != "mps"  # config validation refuses it on AKS
-    return AksGpuPool(
-        name=pool.name,
-        vm_size=vm_size,
-        min_nodes=pool.min_nodes,
-        max_nodes=pool.max_nodes,
-        spot=bool(pool.spot),
-        accelerator=gpu.accelerator if gpu else pool.accelerator,
-        gpus_per_node=gpu.count if gpu else pool.accelerator_count,
-        labels=labels,
-        sharing=pool.sharing.strategy,
-        sharing_replicas=pool.sharing.replicas,
-    )
 
 
 def _control_plane_ports(config: PlatformConfig) -> dict[int, str]:

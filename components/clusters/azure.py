@@ -17,13 +17,25 @@ import hashlib
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from gpuplane.components import gpus
 from gpuplane.components.clusters import karpenter, nvidia
+from gpuplane.components.clusters.azure_args import (
+    AKS_POOL_NAMES,
+    CIDR_DEFAULTS,
+    AksClusterArgs,
+    AksNodeOsUpgradeChannel,
+    AksNodeProvisioning,
+    AksOutbound,
+    AksSkuTier,
+    AksUpgradeChannel,
+    aks_cluster_problems,
+)
 from gpuplane.components.clusters.azure_identity import (
     AzureContext,
     admin_roles,
@@ -36,19 +48,36 @@ from gpuplane.components.clusters.azure_identity import (
 from gpuplane.components.clusters.contract import (
     GPU_RESOURCE,
     GPU_TOLERATION,
+    MODELS_NAMESPACE,
+    MODELS_SERVICE_ACCOUNT,
     POOL_LABEL,
     Cluster,
+    ClusterSpec,
     GpuPool,
+    GpuPoolSpec,
+    GpuSharing,
 )
 from gpuplane.components.clusters.contract import WorkloadIdentity as Identity
 from gpuplane.components.clusters.kubeconfig import exec_kubeconfig
-from gpuplane.components.config import AKS_POOL_NAMES
 from gpuplane.components.extras import missing_extra
+from gpuplane.components.naming import type_token
+from gpuplane.components.rules import check
 
 try:
     import pulumi_azure_native as azure
 except ModuleNotFoundError as exc:
     raise missing_extra(exc, "gpuplane.components.clusters.azure") from None
+
+__all__ = [
+    "AksCluster",
+    "AksClusterArgs",
+    "AksFacts",
+    "AksNodeOsUpgradeChannel",
+    "AksNodeProvisioning",
+    "AksOutbound",
+    "AksSkuTier",
+    "AksUpgradeChannel",
+]
 
 # The AKS first-party application every Entra ID cluster token is issued for.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -70,8 +99,8 @@ SCALE_DOWN_UNNEEDED = "5m"
 
 
 @dataclass(frozen=True, kw_only=True)
-class AksGpuPool:
-    """One GPU pool on AKS."""
+class _AksPool:
+    """A GPU pool spec resolved for AKS: one VM size and the GPUs it carries."""
 
     name: str
     vm_size: str
@@ -81,44 +110,95 @@ class AksGpuPool:
     accelerator: str | None = None
     gpus_per_node: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
-    sharing: Literal["none", "time-slicing"] = "none"
+    sharing: str = "none"
     sharing_replicas: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class AksClusterArgs:
-    """Arguments of `AksCluster`. Defaults are the secure, cheap ones."""
+def _aks_pool(spec: GpuPoolSpec) -> _AksPool:
+    """The one place a pool spec becomes an AKS pool: the GPU comes from the VM size
+    where it implies one (components/gpus.py)."""
+    vm_size = spec["instance_types"][0]
+    gpu = gpus.implied_gpu("azure", vm_size)
+    return _AksPool(
+        name=spec["name"],
+        vm_size=vm_size,
+        min_nodes=spec.get("min_nodes", 0),
+        max_nodes=spec.get("max_nodes", 1),
+        spot=bool(spec.get("spot", False)),
+        accelerator=gpu.accelerator if gpu else spec.get("accelerator"),
+        gpus_per_node=gpu.count if gpu else spec.get("accelerator_count"),
+        labels=dict(spec.get("labels", {})),
+        sharing=GpuSharing(spec.get("sharing", GpuSharing.NONE)).value,
+        sharing_replicas=spec.get("sharing_replicas"),
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """AksClusterArgs with every default filled in."""
 
     location: str
     kubernetes_version: str
-    admin_group_object_ids: Sequence[str]
-    """Entra ID groups given cluster-admin; local accounts are disabled."""
-    authorized_cidrs: Sequence[str] = ()
-    """CIDRs allowed to reach the API server; empty makes the API server private."""
-    node_provisioning: Literal["pools", "auto"] = "pools"
-    sku_tier: Literal["Free", "Standard", "Premium"] = "Free"
-    outbound: Literal["loadBalancer", "natGateway"] = "loadBalancer"
-    vnet_cidr: str = "10.240.0.0/16"
-    pod_cidr: str = "10.244.0.0/16"
-    service_cidr: str = "10.0.0.0/16"
-    encryption_at_host: bool = True
-    upgrade_channel: str = "patch"
-    node_os_upgrade_channel: str = "NodeImage"
-    system_vm_size: str = "Standard_D2s_v5"
-    """The AKS system pool: kube-system add-ons only (CriticalAddonsOnly taint)."""
-    system_nodes: int = 1
-    platform_vm_size: str = "Standard_D4s_v5"
-    """The pool the serving stack's controllers (Istio, Knative, KServe, Prometheus) run on."""
-    platform_min_nodes: int = 2
-    platform_max_nodes: int = 3
-    gpu_pools: Sequence[AksGpuPool] = ()
-    consolidate_after: str = "2m"
-    """`auto` only: how long a GPU node may stay empty before it is removed."""
-    models_namespace: str = "models"
-    models_service_account: str = "models"
-    protect: bool = False
-    log_retention_days: int = 30
-    tags: Mapping[str, str] = field(default_factory=dict)
+    admin_group_object_ids: Sequence[pulumi.Input[str]]
+    authorized_cidrs: Sequence[pulumi.Input[str]]
+    auto: bool
+    sku_tier: str
+    nat_gateway: bool
+    vnet_cidr: str
+    pod_cidr: str
+    service_cidr: str
+    encryption_at_host: bool
+    upgrade_channel: str
+    node_os_upgrade_channel: str
+    system_vm_size: str
+    system_nodes: int
+    platform_vm_size: str
+    platform_min_nodes: int
+    platform_max_nodes: int
+    gpu_pools: Sequence[_AksPool]
+    consolidate_after: str
+    models_namespace: str
+    models_service_account: str
+    protect: bool
+    log_retention_days: pulumi.Input[int]
+    tags: Mapping[str, pulumi.Input[str]]
+
+    @classmethod
+    def of(cls, args: AksClusterArgs) -> "_Settings":
+        cidrs = {name: args.get(name, default) for name, default in CIDR_DEFAULTS.items()}
+        provisioning = args.get("node_provisioning", AksNodeProvisioning.POOLS)
+        outbound = args.get("outbound", AksOutbound.LOAD_BALANCER)
+        return cls(
+            location=args["location"],
+            kubernetes_version=args["kubernetes_version"],
+            admin_group_object_ids=list(args["admin_group_object_ids"]),
+            authorized_cidrs=list(args.get("authorized_cidrs", ())),
+            auto=provisioning == AksNodeProvisioning.AUTO,
+            sku_tier=AksSkuTier(args.get("sku_tier", AksSkuTier.FREE)).value,
+            nat_gateway=outbound == AksOutbound.NAT_GATEWAY,
+            vnet_cidr=cidrs["vnet_cidr"],
+            pod_cidr=cidrs["pod_cidr"],
+            service_cidr=cidrs["service_cidr"],
+            encryption_at_host=bool(args.get("encryption_at_host", True)),
+            upgrade_channel=AksUpgradeChannel(
+                args.get("upgrade_channel", AksUpgradeChannel.PATCH)
+            ).value,
+            node_os_upgrade_channel=AksNodeOsUpgradeChannel(
+                args.get("node_os_upgrade_channel", AksNodeOsUpgradeChannel.NODE_IMAGE)
+            ).value,
+            system_vm_size=args.get("system_vm_size", "Standard_D2s_v5"),
+            system_nodes=args.get("system_nodes", 1),
+            platform_vm_size=args.get("platform_vm_size", "Standard_D4s_v5"),
+            platform_min_nodes=args.get("platform_min_nodes", 2),
+            platform_max_nodes=args.get("platform_max_nodes", 3),
+            gpu_pools=[_aks_pool(p) for p in args.get("gpu_pools", ())],
+            consolidate_after=args.get("consolidate_after", "2m"),
+            models_namespace=args.get("models_namespace", MODELS_NAMESPACE),
+            models_service_account=args.get("models_service_account", MODELS_SERVICE_ACCOUNT),
+            protect=bool(args.get("protect", False)),
+            log_retention_days=args.get("log_retention_days", 30),
+            tags=dict(args.get("tags", {})),
+        )
 
 
 def kubeconfig(cluster_name: str, credentials: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -147,7 +227,7 @@ def storage_account_name(name: str, subscription_id: str) -> str:
     return f"{short_name(name, 10, hyphens=False)}models{digest}"
 
 
-def gpu_pool_contract(pool: AksGpuPool, auto: bool) -> GpuPool:
+def gpu_pool_contract(pool: _AksPool, auto: bool) -> GpuPool:
     """How pods select this pool: its label, the GPU taint, and the spot taint AKS adds."""
     tolerations = [GPU_TOLERATION]
     if pool.spot and not auto:
@@ -177,17 +257,37 @@ def node_class_spec(pool: GpuPool, *, encryption_at_host: bool) -> dict[str, Any
 
 
 class AksCluster(pulumi.ComponentResource):
-    """An Entra ID-only AKS cluster with GPU capacity that scales to zero."""
+    """An Entra ID-only AKS cluster with GPU capacity that scales to zero, a models
+    storage account and the workload identity that reads it; the cluster contract the
+    serving stack installs on (`spec`)."""
 
-    cluster: Cluster
-    aks: azure.containerservice.ManagedCluster
+    provider: k8s.Provider
+    """The explicit provider every Kubernetes resource in this cluster must use."""
+    spec: ClusterSpec
+    """The cluster as ServingStack's `cluster` input."""
+    cluster_name: pulumi.Output[str]
+    """The AKS cluster's name."""
+    resource_group: pulumi.Output[str]
+    """The resource group everything is in."""
+    fqdn: pulumi.Output[str]
+    """The API server's address (the private one for a private cluster)."""
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer, which workload identities federate to."""
+    models_storage_account: pulumi.Output[str]
+    """The storage account model pods read through workload identity."""
+    kubeconfig: pulumi.Output[str]
+    """A kubeconfig that gets Entra ID tokens from kubelogin (secret)."""
 
     def __init__(
         self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("gpuplane:clusters:AksCluster", name, None, opts)
+        check("AksCluster", aks_cluster_problems(args))
+        super().__init__(type_token("clusters", "AksCluster"), name, None, opts)
+        self._build(name, _Settings.of(args))
+
+    def _build(self, name: str, args: _Settings) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        auto = args.node_provisioning == "auto"
+        auto = args.auto
         tags = {"gpuplane-cluster": name, "managed-by": "gpuplane", **args.tags}
         client = azure.authorization.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(parent=self)
@@ -221,7 +321,7 @@ class AksCluster(pulumi.ComponentResource):
         nat: azure.network.NatGateway | None = None
         # AKS authorizes the load balancer's outbound address itself, not a NAT gateway's.
         node_egress: list[pulumi.Input[str]] = []
-        if args.outbound == "natGateway":
+        if args.nat_gateway:
             egress_ip = azure.network.PublicIPAddress(
                 f"{name}-egress",
                 public_ip_address_name=f"{name}-egress",
@@ -514,21 +614,31 @@ class AksCluster(pulumi.ComponentResource):
                 protect=args.protect,
             ),
         )
+        self.provider = provider
+        self.spec = self.cluster.spec
+        self.cluster_name = aks.name
+        self.resource_group = group.name
+        self.fqdn = aks.fqdn if not private else aks.private_fqdn
+        self.oidc_issuer = aks.oidc_issuer_profile.apply(lambda p: p and p.issuer_url)
+        self.models_storage_account = models.account.name
+        self.kubeconfig = config
         self.register_outputs(
             {
-                "clusterName": aks.name,
-                "resourceGroup": group.name,
-                "fqdn": aks.fqdn if not private else aks.private_fqdn,
-                "oidcIssuer": aks.oidc_issuer_profile.apply(lambda p: p and p.issuer_url),
-                "modelsStorageAccount": models.account.name,
-                "kubeconfig": config,
+                "provider": self.provider,
+                "spec": self.spec,
+                "clusterName": self.cluster_name,
+                "resourceGroup": self.resource_group,
+                "fqdn": self.fqdn,
+                "oidcIssuer": self.oidc_issuer,
+                "modelsStorageAccount": self.models_storage_account,
+                "kubeconfig": self.kubeconfig,
             }
         )
 
     def _pool(
         self,
         resource_name: str,
-        args: AksClusterArgs,
+        args: _Settings,
         aks: azure.containerservice.ManagedCluster,
         group: azure.resources.ResourceGroup,
         subnet: azure.network.Subnet,
@@ -590,7 +700,7 @@ class AksCluster(pulumi.ComponentResource):
     def _models(
         self,
         name: str,
-        args: AksClusterArgs,
+        args: _Settings,
         ctx: AzureContext,
         aks: azure.containerservice.ManagedCluster,
     ) -> "ModelStore":

@@ -42,11 +42,11 @@ class AzureContext:
 
     subscription_id: pulumi.Output[str]
     tenant_id: pulumi.Output[str]
-    admin_group_object_ids: Sequence[str]
+    admin_group_object_ids: Sequence[pulumi.Input[str]]
     """Entra ID groups that administer the cluster; whoever runs `pulumi up` is in one."""
     resource_group: azure.resources.ResourceGroup
     location: str
-    tags: Mapping[str, str]
+    tags: Mapping[str, pulumi.Input[str]]
 
 
 def role_assignment(
