@@ -16,6 +16,7 @@ from importlib import metadata
 import pulumi
 
 from gpuplane.components.clusters.aws import EksCluster
+from gpuplane.components.clusters.azure import AksCluster
 from gpuplane.components.clusters.existing import ExistingCluster
 from gpuplane.components.clusters.gcp import GkeCluster
 from gpuplane.components.serving.stack import ServingStack
@@ -26,10 +27,10 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     ServingStack,
     EksCluster,
     GkeCluster,
+    AksCluster,
 ]
-"""Published components. EksCluster needs the `aws` extra, GkeCluster the `gcp` extra
-(provider/requirements.txt installs them); AksCluster is Python-only until its Args are
-a TypedDict."""
+"""Published components. EksCluster needs the `aws` extra, GkeCluster the `gcp` extra and
+AksCluster the `azure` extra (provider/requirements.txt installs them)."""
 
 
 def version() -> str:

@@ -31,6 +31,7 @@ def schema() -> dict[str, Any]:
 def test_the_package_publishes_serving_stack_and_the_clusters(schema: dict) -> None:
     assert schema["name"] == "gpuplane"
     assert sorted(schema["resources"]) == [
+        f"{INDEX}AksCluster",
         f"{INDEX}EksCluster",
         f"{INDEX}ExistingCluster",
         f"{INDEX}GkeCluster",
@@ -102,13 +103,23 @@ def test_declared_outputs_are_the_registered_outputs(
     monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
 
     def program() -> None:
-        from gpuplane.components import EksCluster, ExistingCluster, GkeCluster, ServingStack
+        from gpuplane.components import (
+            AksCluster,
+            EksCluster,
+            ExistingCluster,
+            GkeCluster,
+            ServingStack,
+        )
 
         lab = ExistingCluster("lab", {"context": "kind-lab"})
         ServingStack("lab-serving", {"cluster": lab.spec})
         EksCluster("ml", {"kubernetes_version": "1.36", "admin_role_arns": [ADMIN]})
         GkeCluster(
             "gke", {"project": "acme", "region": "us-central1", "kubernetes_version": "1.35"}
+        )
+        AksCluster(
+            "aks",
+            {"location": "eastus", "kubernetes_version": "1.35", "admin_group_object_ids": [GROUP]},
         )
 
     run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
@@ -175,6 +186,73 @@ def test_gke_cluster_schema_enums_inputs_and_requirements(schema: dict) -> None:
     assert "Default 10.16.0.0/14" in inputs["podsCidr"]["description"]
     assert gke["properties"]["kubeconfig"]["type"] == "string"
     assert gke["properties"]["spec"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+
+
+GROUP = "5f0a4c3e-1b2d-4e6f-8a9b-0c1d2e3f4a5b"
+
+
+def test_aks_cluster_schema_enums_inputs_and_requirements(schema: dict) -> None:
+    from gpuplane.components.clusters import azure
+
+    aks = schema["resources"][f"{INDEX}AksCluster"]
+    inputs = aks["inputProperties"]
+    assert aks["requiredInputs"] == ["adminGroupObjectIds", "kubernetesVersion", "location"]
+    assert len(inputs) == len(azure.AksClusterArgs.__annotations__)
+    for enum, prop in (
+        (azure.AksNodeProvisioning, "nodeProvisioning"),
+        (azure.AksSkuTier, "skuTier"),
+        (azure.AksOutbound, "outbound"),
+        (azure.AksUpgradeChannel, "upgradeChannel"),
+        (azure.AksNodeOsUpgradeChannel, "nodeOsUpgradeChannel"),
+    ):
+        assert inputs[prop]["$ref"] == f"#/types/{INDEX}{enum.__name__}"
+        published = schema["types"][f"{INDEX}{enum.__name__}"]
+        assert [v["value"] for v in published["enum"]] == [m.value for m in enum]
+        assert all(v["description"] for v in published["enum"])
+    assert "plain" not in inputs["adminGroupObjectIds"]["items"]
+    assert "plain" not in inputs["authorizedCidrs"]["items"]
+    assert "plain" not in inputs["logRetentionDays"]
+    assert "plain" not in inputs["tags"]["additionalProperties"]
+    for plain in ("location", "vnetCidr", "platformMinNodes", "skuTier", "gpuPools"):
+        assert inputs[plain]["plain"] is True, plain
+    assert inputs["gpuPools"]["items"]["$ref"] == f"#/types/{INDEX}GpuPoolSpec"
+    assert "Default Free" in inputs["skuTier"]["description"]
+    assert "Default 10.240.0.0/16" in inputs["vnetCidr"]["description"]
+    assert aks["properties"]["kubeconfig"]["type"] == "string"
+    assert aks["properties"]["spec"]["$ref"] == f"#/types/{INDEX}ClusterSpec"
+
+
+def test_aks_cluster_plans_from_the_packages_camel_case_inputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(host, "is_hosting", True)
+    provider = ComponentProvider(package.COMPONENTS, package.NAME)
+    props = {
+        "location": "westeurope",
+        "kubernetesVersion": "1.35",
+        "adminGroupObjectIds": [GROUP],
+        "skuTier": "Standard",
+        "outbound": "natGateway",
+        "logRetentionDays": 90,
+        "gpuPools": [{"name": "a10", "instanceTypes": ["Standard_NV36ads_A10_v5"], "maxNodes": 2}],
+    }
+
+    def program() -> None:
+        from gpuplane.components import AksCluster
+
+        args = provider.map_inputs(props, provider._component_defs["AksCluster"])
+        AksCluster("ml", args)
+
+    graph = run_program(program, project="p", stack="s")
+    [cluster] = graph.by_type("azure-native:containerservice:ManagedCluster")
+    assert cluster.get("sku.tier") == "Standard"
+    assert cluster.get("networkProfile.outboundType") == "userAssignedNATGateway"
+    assert cluster.get("aadProfile.adminGroupObjectIDs") == [GROUP]
+    [logs] = graph.by_type("azure-native:operationalinsights:Workspace")
+    assert logs.inputs["retentionInDays"] == 90
+    pool = next(r for r in graph if r.name == "ml-gpu-a10")
+    assert pool.inputs["maxCount"] == 2
+    assert graph.by_type(f"{INDEX}AksCluster")
 
 
 def test_gke_cluster_plans_from_the_packages_camel_case_inputs(
@@ -258,7 +336,7 @@ def test_the_provider_installs_the_cloud_extras_its_components_import() -> None:
     )
     assert imported.returncode == 0, imported.stderr[-2000:]
     needed = set(imported.stdout.split())
-    assert {"aws", "gcp"} <= needed  # EksCluster and GkeCluster are published
+    assert {"aws", "gcp", "azure"} <= needed  # the three cloud clusters are published
     [editable] = [
         line
         for line in (ROOT / "provider" / "requirements.txt").read_text().splitlines()
