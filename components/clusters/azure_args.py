@@ -191,9 +191,7 @@ def aks_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
     """The rules that span AksCluster's inputs (ranges, admins, pools), each naming its
     key through `key`; `args` holds only what the caller sets."""
     ranges = {name: args[name] for name in CIDR_BOUNDS if name in args}
-    problems = range_problems({**CIDR_DEFAULTS, **ranges}, CIDR_BOUNDS, key)
-    # A problem with a range the caller left at its default names a range it did set.
-    problems = [p for p in problems if any(p.startswith(f"{key(n)}:") for n in ranges)]
+    problems = range_problems(ranges, CIDR_DEFAULTS, CIDR_BOUNDS, key)
     if not args.get("admin_group_object_ids"):
         problems.append(
             f"{key('admin_group_object_ids')}: required: the Entra ID group object id(s) "

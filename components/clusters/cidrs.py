@@ -19,25 +19,32 @@ def private_ipv4_problem(cidr: object, low: int, high: int) -> str | None:
 
 
 def range_problems(
-    ranges: Mapping[str, object], bounds: Mapping[str, tuple[int, int]], key: KeyName
+    given: Mapping[str, object],
+    defaults: Mapping[str, str],
+    bounds: Mapping[str, tuple[int, int]],
+    key: KeyName,
 ) -> list[str]:
-    """Each range a private block within its bounds, and no two overlapping (named by
-    the later key); `ranges` holds only the keys the caller gives."""
+    """Each range the caller gives a private block within its bounds, and no two of all
+    the ranges (given or default) overlapping; a problem always names a range the caller
+    gave (an overlap by the later of the two)."""
     problems = []
     valid: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
-    for name, cidr in ranges.items():
+    for name in bounds:
+        cidr = given.get(name, defaults[name])
         problem = private_ipv4_problem(cidr, *bounds[name])
-        if problem is not None:
-            problems.append(f"{key(name)}: {problem}, given {cidr}")
-        else:
+        if problem is None:
             valid[name] = ipaddress.ip_network(str(cidr))
+        elif name in given:
+            problems.append(f"{key(name)}: {problem}, given {cidr}")
     names = list(valid)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
             a, b = valid[first], valid[second]
-            if a.overlaps(b):
+            named = second if second in given else first
+            if a.overlaps(b) and (first in given or second in given):
+                other = first if named == second else second
                 problems.append(
-                    f"{key(second)}: {b} overlaps {leaf(key, first)} {a}; the ranges must "
-                    "not overlap"
+                    f"{key(named)}: {valid[named]} overlaps {leaf(key, other)} "
+                    f"{valid[other]}; the ranges must not overlap"
                 )
     return problems

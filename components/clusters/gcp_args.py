@@ -126,9 +126,7 @@ def gke_problems(args: Mapping[str, Any], key: KeyName) -> list[str]:
     """The rules that span GkeCluster's inputs (ranges, mode, pools), each naming its key
     through `key`; `args` holds only what the caller sets."""
     ranges = {name: args[name] for name in CIDR_BOUNDS if name in args}
-    problems = range_problems({**CIDR_DEFAULTS, **ranges}, CIDR_BOUNDS, key)
-    # A problem with a range the caller left at its default names a range it did set.
-    problems = [p for p in problems if any(p.startswith(f"{key(n)}:") for n in ranges)]
+    problems = range_problems(ranges, CIDR_DEFAULTS, CIDR_BOUNDS, key)
     if args.get("mode", GkeMode.STANDARD) != GkeMode.AUTOPILOT:
         return problems
     for name in SYSTEM_KEYS:

@@ -192,6 +192,8 @@ def test_settings_reach_the_cluster_and_its_pools() -> None:
         ({"system_max_nodes": 0}, "system_max_nodes", "from 1 to 100"),
         ({"release_channel": "regular"}, "release_channel", "allowed: RAPID"),
         ({"pods_cidr": "10.8.0.0/14"}, "pods_cidr", "overlaps subnet_cidr"),
+        # A given range that overlaps a default one is named, not the default.
+        ({"subnet_cidr": "10.16.0.0/20"}, "subnet_cidr", "overlaps pods_cidr 10.16.0.0/14"),
         ({"master_cidr": "172.16.0.0/24"}, "master_cidr", "from /28 to /28"),
         ({"services_cidr": "8.8.8.0/24"}, "services_cidr", "private IPv4"),
         (
