@@ -15,6 +15,7 @@ from gpuplane.components.clusters.contract import (
     GpuPool,
     GpuPoolSpec,
 )
+from gpuplane.components.clusters.pools import gpu_pool_problems
 from gpuplane.components.naming import type_token
 from gpuplane.components.rules import KeyName, check, python_key, unknown_keys
 
@@ -68,7 +69,10 @@ def existing_cluster_problems(args: ExistingClusterArgs) -> list[str]:
     problems = unknown_keys(args, ExistingClusterArgs, python_key)
     if not args.get("context"):
         problems.append("context: required: the kubeconfig context to use")
-    for i, pool in enumerate(args.get("gpu_pools", ())):
+    pools = args.get("gpu_pools", ())
+    # Names, uniqueness and label syntax: the rules every cluster's pools follow.
+    problems.extend(gpu_pool_problems("existing", pools, python_key))
+    for i, pool in enumerate(pools):
         problems.extend(existing_pool_problems(pool, lambda k, i=i: f"gpu_pools[{i}].{k}"))
     return problems
 

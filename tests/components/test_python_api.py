@@ -105,6 +105,26 @@ def test_existing_cluster_refuses_bad_pools_naming_the_key(pool: dict, key: str)
     assert any(p.startswith(f"{key}:") for p in caught.value.problems), caught.value.problems
 
 
+L4 = {"name": "l4", "labels": {"gpu": "l4"}}
+
+
+@pytest.mark.parametrize(
+    ("pools", "key", "fragment"),
+    [
+        ([L4, {**L4, "labels": {"gpu": "l4b"}}], "gpu_pools[1].name", "names must be unique"),
+        ([{**L4, "name": "L4-pool"}], "gpu_pools[0].name", "lowercase"),
+        ([{**L4, "labels": {"gpu/": "l4"}}], "gpu_pools[0].labels", "label key"),
+    ],
+)
+def test_existing_cluster_applies_the_pool_rules_every_cluster_shares(
+    pools: list[dict], key: str, fragment: str
+) -> None:
+    with pytest.raises(ArgsError) as caught:
+        serving_on({"gpu_pools": pools})
+    matching = [p for p in caught.value.problems if p.startswith(f"{key}:")]
+    assert matching and fragment in matching[0], caught.value.problems
+
+
 @pytest.mark.parametrize(("version", "policies"), [("1.36", 3), ("1.35", 0), (None, 0)])
 def test_the_min_replicas_policy_follows_the_clusters_version(
     version: str | None, policies: int
