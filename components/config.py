@@ -47,6 +47,7 @@ from gpuplane.components.jobs.settings import JobConfig, JobQueueConfig, check_j
 from gpuplane.components.messages import closest, did_you_mean, quote
 from gpuplane.components.rules import camel_key, duration_seconds
 from gpuplane.components.serving.settings import (
+    KNATIVE_RELEASE,
     AlertSettings,
     KnativeSettings,
     MonitoringSettings,
@@ -71,7 +72,6 @@ DEFAULT_SYSTEM_INSTANCE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": 
 
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _K8S_VERSION = re.compile(r"^1\.(\d{2})$")
-_RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -267,7 +267,7 @@ class KnativeConfig(_Model):
     @field_validator("installed_version")
     @classmethod
     def _installed(cls, value: str | None) -> str | None:
-        if value is not None and not _RELEASE.match(value):
+        if value is not None and not KNATIVE_RELEASE.match(value):
             raise ValueError("must be a Knative Serving release written 1.NN.P, like 1.21.3")
         return value
 

@@ -49,7 +49,8 @@ KNATIVE_DEFAULTS: dict[str, Any] = {
 }
 MAX_REQUEST_TIMEOUT = 600
 MIN_PROGRESS_DEADLINE = 600
-_RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
+KNATIVE_RELEASE = re.compile(r"^1\.(\d{1,2})\.\d{1,2}$")
+"""A Knative Serving release as written in settings: `1.NN.P`."""
 
 
 def knative_settings(settings: KnativeSettings | None) -> dict[str, Any]:
@@ -108,13 +109,13 @@ def knative_upgrade_problems(full: dict[str, Any], key: KeyName) -> list[str]:
     installed = full.get("installed_version")
     if installed is None:
         return []
-    match = _RELEASE.match(str(installed))
+    match = KNATIVE_RELEASE.match(str(installed))
     if match is None:
         return [
             f"{key('installed_version')}: must be a Knative Serving release written 1.NN.P, "
             f"like 1.21.3, given {installed!r}"
         ]
-    target = _RELEASE.match(str(full["version"]))
+    target = KNATIVE_RELEASE.match(str(full["version"]))
     if target is None:
         return []  # the version rule reports it
     minor = int(match.group(1))
