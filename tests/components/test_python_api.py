@@ -158,33 +158,6 @@ def test_cluster_readiness_reaches_the_children_not_the_component() -> None:
         assert gate.urn in graph.named(name).dependencies, name
 
 
-def test_an_eks_clusters_models_namespace_reaches_both_identity_and_service_account() -> None:
-    from gpuplane.components import EksCluster, EksClusterArgs
-
-    def program() -> None:
-        eks = EksCluster(
-            "ml",
-            EksClusterArgs(
-                kubernetes_version="1.36",
-                admin_role_arns=["arn:aws:iam::123456789012:role/admin"],
-                public_access_cidrs=["203.0.113.0/24"],
-                models_namespace="ml",
-            ),
-        )
-        ServingStack(
-            "ml-serving",
-            {"cluster": eks.cluster.spec},
-            opts=pulumi.ResourceOptions(depends_on=list(eks.cluster.ready)),
-        )
-
-    graph = run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
-    account = graph.named("ml-serving-kserve-models-sa")
-    associations = graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-    bound = {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations}
-    assert (account.get("metadata.namespace"), account.get("metadata.name")) in bound
-    assert account.get("metadata.namespace") == "ml"
-
-
 def _eks_and_serving(**eks_args: Any) -> ResourceGraph:
     from gpuplane.components import EksCluster, EksClusterArgs
 
@@ -198,9 +171,22 @@ def _eks_and_serving(**eks_args: Any) -> ResourceGraph:
                 **eks_args,
             ),
         )
-        ServingStack("ml-serving", {"cluster": eks.cluster.spec})
+        ServingStack(
+            "ml-serving",
+            {"cluster": eks.cluster.spec},
+            opts=pulumi.ResourceOptions(depends_on=list(eks.cluster.ready)),
+        )
 
     return run_program(program, project="p", stack="s", config={"aws:region": "us-east-1"})
+
+
+def test_an_eks_clusters_models_namespace_reaches_both_identity_and_service_account() -> None:
+    graph = _eks_and_serving(models_namespace="ml")
+    account = graph.named("ml-serving-kserve-models-sa")
+    associations = graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    bound = {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations}
+    assert (account.get("metadata.namespace"), account.get("metadata.name")) in bound
+    assert account.get("metadata.namespace") == "ml"
 
 
 def test_a_cluster_opens_the_serving_stacks_webhook_ports_by_default() -> None:
